@@ -1,0 +1,3 @@
+from mjapi.cli import main
+
+main()

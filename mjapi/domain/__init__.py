@@ -1,0 +1,1 @@
+"""Pure domain: jobs, accounts, events and the rules between them. Imports nothing of ours."""

@@ -1,0 +1,72 @@
+"""How a backend event moves a job: pure, so every rule is unit-tested without I/O."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from mjapi.domain.events import JobCompleted, JobEvent, JobFailed, JobProgressed, JobStarted
+from mjapi.domain.jobs import Job, JobStatus, can_move
+
+
+def apply_event(job: Job, event: JobEvent, now: datetime) -> Job | None:
+    """The job after ``event``, or None when the event may not move it (late or duplicate)."""
+    target = _target_status(job, event)
+    if not can_move(job.status, target):
+        return None
+    changed = _changes(event)
+    changed["status"] = target
+    changed["updated"] = now
+    return job.evolve(**changed)
+
+
+def _target_status(job: Job, event: JobEvent) -> JobStatus:
+    if isinstance(event, JobStarted):
+        # A repeated "started" after progress (message re-sent) must not move the job backwards.
+        return JobStatus.PROGRESS if job.status is JobStatus.PROGRESS else JobStatus.STARTED
+    if isinstance(event, JobProgressed):
+        return JobStatus.PROGRESS
+    if isinstance(event, JobCompleted):
+        return JobStatus.COMPLETED
+    return JobStatus.MODERATED if event.moderated else JobStatus.FAILED
+
+
+def _changes(event: JobEvent) -> dict[str, object]:
+    if isinstance(event, JobStarted):
+        return {
+            "message_id": event.message_id,
+            "content": event.content,
+            "timestamp": event.timestamp,
+        }
+    if isinstance(event, JobProgressed):
+        return {
+            "message_id": event.message_id,
+            "content": event.content,
+            "timestamp": event.timestamp,
+            "progress": event.percent,
+        }
+    if isinstance(event, JobCompleted):
+        return {
+            "message_id": event.message_id,
+            "content": event.content,
+            "timestamp": event.timestamp,
+            "attachments": event.attachments,
+            "buttons": event.buttons,
+            "job_hash": event.job_hash,
+            "progress": 100,
+        }
+    assert isinstance(event, JobFailed)
+    return {"error": event.error, "error_details": event.details}
+
+
+def cancel(job: Job, now: datetime) -> Job | None:
+    """The job cancelled by its owner, or None when it has already ended."""
+    if not can_move(job.status, JobStatus.CANCELLED):
+        return None
+    return job.evolve(status=JobStatus.CANCELLED, updated=now)
+
+
+def expire(job: Job, now: datetime, error: str) -> Job | None:
+    """The job failed by the watchdog, or None when it has already ended."""
+    if not can_move(job.status, JobStatus.FAILED):
+        return None
+    return job.evolve(status=JobStatus.FAILED, updated=now, error=error)

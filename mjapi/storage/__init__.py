@@ -1,0 +1,1 @@
+"""Persistence. The engine sees only the protocols in ``mjapi.storage.base``."""

@@ -1,0 +1,1 @@
+"""Midjourney backends. The engine sees only ``mjapi.transports.base.Transport``."""
