@@ -17,39 +17,41 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="MJAPI_", env_file=".env", extra="ignore")
 
-    host: str = Field("127.0.0.1", description="Address the API listens on.")
-    port: int = Field(8000, description="Port the API listens on.")
-    data_dir: Path = Field(Path("data"), description="Folder for the SQLite file and the key.")
+    host: str = Field(default="127.0.0.1", description="Address the API listens on.")
+    port: int = Field(default=8000, description="Port the API listens on.")
+    data_dir: Path = Field(
+        default=Path("data"), description="Folder for the SQLite file and the key."
+    )
     database_url: str | None = Field(
-        None,
+        default=None,
         description="Database to use; empty means SQLite at <data_dir>/mjapi.sqlite3. "
         "A sqlite:///path URL picks another SQLite file.",
     )
     discord_url: str = Field(
-        "https://discord.com",
+        default="https://discord.com",
         description="Base URL of Discord (REST under /api/v9); point it at a simulator to test.",
     )
     secret_key: str | None = Field(
-        None,
+        default=None,
         description="Fernet key that encrypts Discord tokens at rest; generated into "
         "<data_dir>/secret.key (mode 0600) when empty.",
     )
     ack_timeout: float = Field(
-        30.0,
+        default=30.0,
         description="Seconds a job POST waits for Midjourney's acknowledgement before answering.",
     )
     job_timeout: float = Field(
-        900.0,
+        default=900.0,
         description="Seconds without any news after which the watchdog fails a running job.",
     )
     gateway_ready_timeout: float = Field(
-        20.0, description="Seconds to wait for a gateway READY when an account is attached."
+        default=20.0, description="Seconds to wait for a gateway READY when an account is attached."
     )
-    callback_timeout: float = Field(10.0, description="Seconds one callback POST may take.")
+    callback_timeout: float = Field(default=10.0, description="Seconds one callback POST may take.")
     callback_attempts: int = Field(
-        5, description="Attempts per callback before it is given up (backoff between them)."
+        default=5, description="Attempts per callback before it is given up (backoff between them)."
     )
-    log_level: str = Field("INFO", description="Python logging level.")
+    log_level: str = Field(default="INFO", description="Python logging level.")
 
     def sqlite_path(self) -> Path:
         url = self.database_url

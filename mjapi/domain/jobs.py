@@ -37,9 +37,12 @@ TERMINAL = frozenset(
 )
 
 _ENDINGS = TERMINAL
-#: Which status may follow which. Repeating started/progress records a new content or percent.
+#: Which status may follow which. Repeating a status records new data (the nonce of a created
+#: job, a new content of a started one, a new percent).
 TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
-    JobStatus.CREATED: frozenset({JobStatus.STARTED, JobStatus.PROGRESS} | _ENDINGS),
+    JobStatus.CREATED: frozenset(
+        {JobStatus.CREATED, JobStatus.STARTED, JobStatus.PROGRESS} | _ENDINGS
+    ),
     JobStatus.STARTED: frozenset({JobStatus.STARTED, JobStatus.PROGRESS} | _ENDINGS),
     JobStatus.PROGRESS: frozenset({JobStatus.PROGRESS} | _ENDINGS),
     JobStatus.COMPLETED: frozenset(),

@@ -1,0 +1,1 @@
+"""The useapi v2 HTTP surface (FastAPI)."""

@@ -1,0 +1,43 @@
+"""Reading request bodies: JSON (documented) or form posts (what useapi's own PHP client sends)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import Request
+
+from mjapi.errors import BadRequest
+
+MAX_BODY_BYTES = 1_000_000
+
+
+async def read_body(request: Request) -> dict[str, Any]:
+    """The request's fields as a dict; an empty body is an empty dict."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        return await _form(request)
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise BadRequest("Request body is too large")
+    if not raw.strip():
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest("Request body is not valid JSON") from exc
+    if not isinstance(parsed, dict):
+        raise BadRequest("Request body must be a JSON object")
+    return parsed
+
+
+async def _form(request: Request) -> dict[str, Any]:
+    try:
+        form = await request.form()
+    except Exception as exc:  # starlette raises several parser errors for broken multipart
+        raise BadRequest("Request body is not a valid form") from exc
+    fields: dict[str, Any] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, str):
+            fields.setdefault(key, value)
+    return fields

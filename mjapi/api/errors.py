@@ -1,0 +1,66 @@
+"""The one place where errors become useapi's envelope ``{"error": ..., "code": N}``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mjapi.errors import Busy, MjapiError, RateLimited
+
+log = logging.getLogger(__name__)
+
+
+def envelope(status: int, error: str, details: str | None = None, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"error": error}
+    if details:
+        body["errorDetails"] = details
+    body.update(extra)
+    body["code"] = status
+    return JSONResponse(body, status_code=status, headers=_headers_for(status, extra))
+
+
+def _headers_for(status: int, extra: dict[str, Any]) -> dict[str, str] | None:
+    retry_after = extra.pop("_retry_after", None)
+    if status == 429 and retry_after is not None:
+        return {"Retry-After": str(max(1, round(retry_after)))}
+    return None
+
+
+async def _mjapi_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, MjapiError)
+    extra: dict[str, Any] = {}
+    if isinstance(exc, Busy):
+        extra["executingJobs"] = exc.executing_jobs
+    if isinstance(exc, RateLimited):
+        extra["_retry_after"] = exc.retry_after
+    return envelope(exc.status, exc.message, exc.details, **extra)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    text = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, str(exc.detail))
+    return envelope(exc.status_code, text)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    where = ".".join(str(part) for part in first.get("loc", ()) if part not in ("body", "query"))
+    return envelope(400, f"Invalid param {where}: {first.get('msg', 'invalid value')}")
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return envelope(500, "Internal server error")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(MjapiError, _mjapi_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,92 @@
+"""Checks on request fields, in useapi's wording. Pure: dict in, typed values or BadRequest out."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from mjapi.domain.accounts import MAX_JOBS_CEILING
+from mjapi.engine.requests import ImagineRequest, JobOptions
+from mjapi.errors import BadRequest
+
+PROMPT_MAX = 5000
+REPLY_MAX = 1024
+
+
+def text(body: dict[str, Any], name: str, *, max_len: int, required: bool = False) -> str | None:
+    """A string field; empty counts as absent."""
+    value = body.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise BadRequest(f"Required param {name} is missing or empty")
+        return None
+    if not isinstance(value, str):
+        raise BadRequest(f"Param {name} must be a string")
+    if len(value) > max_len:
+        raise BadRequest(f"Param {name} is too long ({len(value)}), maximum length is {max_len}")
+    return value
+
+
+def max_jobs(body: dict[str, Any]) -> int | None:
+    """``maxJobs``: a whole number from 1 to 15, as a number or a numeric string (form posts)."""
+    value = body.get("maxJobs")
+    if value is None or value == "":
+        return None
+    number = _whole_number(value)
+    if number is None or number < 1:
+        raise BadRequest(f"Param maxJobs ({value}) must be a number from 1 to {MAX_JOBS_CEILING}")
+    if number > MAX_JOBS_CEILING:
+        raise BadRequest(f"Required param maxJobs {number} can't be more that {MAX_JOBS_CEILING}")
+    return number
+
+
+def _whole_number(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def reply_url(body: dict[str, Any]) -> str | None:
+    url = text(body, "replyUrl", max_len=REPLY_MAX)
+    if url is not None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise BadRequest(f"Param replyUrl ({url}) is not a valid http(s) URL")
+    return url
+
+
+def channel(body: dict[str, Any]) -> str | None:
+    value = body.get("channel")
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    found = text({"channel": value}, "channel", max_len=32)
+    if found is not None and not found.isdigit():
+        raise BadRequest(f"Param channel ({found}) is not a valid Discord channel id")
+    return found
+
+
+def job_options(body: dict[str, Any]) -> JobOptions:
+    return JobOptions(
+        channel=channel(body),
+        max_jobs=max_jobs(body),
+        reply_url=reply_url(body),
+        reply_ref=text(body, "replyRef", max_len=REPLY_MAX),
+    )
+
+
+def imagine_request(body: dict[str, Any]) -> ImagineRequest:
+    prompt = text(body, "prompt", max_len=PROMPT_MAX, required=True)
+    assert prompt is not None
+    return ImagineRequest(prompt=prompt, options=job_options(body))
+
+
+def jobid(value: str | None) -> str:
+    if value is None or not value.strip():
+        raise BadRequest("Query param jobid not provided")
+    return value.strip()

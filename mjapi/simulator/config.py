@@ -1,0 +1,69 @@
+"""How the simulator behaves: timing, plans, command versions, Discord-era quirks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+#: fast jobs Midjourney runs at once per plan (reference §5; batdan/midjourney-api-php#6, BAI)
+PLAN_CONCURRENCY: Mapping[str, int] = {"Basic": 3, "Standard": 3, "Pro": 12, "Mega": 12}
+
+#: the imagine version of the 2024 command index (capture 31, reference §1.3)
+IMAGINE_VERSION = "1237876415471554623"
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    """Everything a test or a demo may tune; every field has a working default."""
+
+    #: seconds between two steps of the bot (interaction ack, each progress update, the result)
+    step_delay: float = 0.7
+    #: the percentages the progress MESSAGE_UPDATEs show (capture 03)
+    progress_points: tuple[int, ...] = (0, 15, 31, 46, 62, 78, 93)
+    #: the op 10 HELLO interval Discord announces
+    heartbeat_interval_ms: int = 41250
+    #: plan of every token not listed in ``plans``
+    default_plan: str = "Standard"
+    #: token -> plan name (a key of PLAN_CONCURRENCY)
+    plans: Mapping[str, str] = field(default_factory=dict)
+    #: jobs Midjourney keeps waiting beyond the plan's concurrency before "Queue full"
+    wait_queue_size: int = 10
+    #: tokens refused although well-formed (REST 401, gateway close 4004)
+    rejected_tokens: frozenset[str] = frozenset()
+    #: the final result MESSAGE_CREATE carries the nonce (Discord since ~2025-05; False = 2023)
+    final_nonce: bool = True
+    #: add the style-5 link button ``https://www.midjourney.com/jobs/<hash>`` (capture 20)
+    web_link_button: bool = True
+    #: appended to the prompt the bot echoes, e.g. " --v 7", to mimic Midjourney's rewriting
+    prompt_suffix: str = ""
+    #: echo links in a prompt as ``<https://s.mj.run/...>`` like Midjourney (capture 21)
+    shorten_links: bool = True
+    #: width = height of the final PNG grid
+    grid_size: int = 1024
+    #: width = height of the webp progress previews (capture 07: 512)
+    preview_size: int = 512
+    #: version of /imagine in the command index
+    command_version_imagine: str = IMAGINE_VERSION
+    #: command name -> version, for any other command of the index
+    command_versions: Mapping[str, str] = field(default_factory=dict)
+    #: the CDN keeps at most this many files; the oldest are forgotten first
+    max_stored_attachments: int = 5000
+
+    def __post_init__(self) -> None:
+        unknown = {self.default_plan, *self.plans.values()} - PLAN_CONCURRENCY.keys()
+        if unknown:
+            raise ValueError(
+                f"unknown plan(s) {sorted(unknown)}; known: {sorted(PLAN_CONCURRENCY)}"
+            )
+        if self.step_delay < 0 or self.wait_queue_size < 0:
+            raise ValueError("step_delay and wait_queue_size must not be negative")
+        if self.grid_size < 64 or self.preview_size < 16:
+            raise ValueError("grid_size must be >= 64 and preview_size >= 16")
+
+    def plan_for(self, token: str) -> str:
+        """The plan of the account behind ``token``."""
+        return self.plans.get(token, self.default_plan)
+
+    def version_overrides(self) -> dict[str, str]:
+        """Command name -> version for every command whose version differs from capture 31."""
+        return {**self.command_versions, "imagine": self.command_version_imagine}

@@ -1,0 +1,79 @@
+"""Discord Gateway protocol constants and frames (reference §2)."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from enum import IntEnum
+from typing import Any
+
+from mjapi.simulator.objects import JsonObject
+
+
+class Opcode(IntEnum):
+    """Gateway opcodes the simulator speaks."""
+
+    DISPATCH = 0
+    HEARTBEAT = 1
+    IDENTIFY = 2
+    PRESENCE_UPDATE = 3
+    VOICE_STATE_UPDATE = 4
+    RESUME = 6
+    RECONNECT = 7
+    REQUEST_GUILD_MEMBERS = 8
+    INVALID_SESSION = 9
+    HELLO = 10
+    HEARTBEAT_ACK = 11
+
+
+class CloseCode(IntEnum):
+    """Discord's gateway close codes (the ones the simulator sends)."""
+
+    UNKNOWN_ERROR = 4000
+    DECODE_ERROR = 4002
+    NOT_AUTHENTICATED = 4003
+    AUTHENTICATION_FAILED = 4004
+    ALREADY_AUTHENTICATED = 4005
+    INVALID_API_VERSION = 4012
+
+
+CLOSE_REASONS: dict[CloseCode, str] = {
+    CloseCode.UNKNOWN_ERROR: "Unknown error.",
+    CloseCode.DECODE_ERROR: "Error while decoding payload.",
+    CloseCode.NOT_AUTHENTICATED: "Not authenticated.",
+    CloseCode.AUTHENTICATION_FAILED: "Authentication failed.",
+    CloseCode.ALREADY_AUTHENTICATED: "Already authenticated.",
+    CloseCode.INVALID_API_VERSION: "Invalid API version.",
+}
+
+SUPPORTED_VERSIONS = frozenset({"9", "10"})
+
+
+def frame(op: Opcode, d: Any, s: int | None = None, t: str | None = None) -> JsonObject:
+    """A server frame; every frame carries all four keys (capture 03, op 11 has nulls)."""
+    return {"t": t, "s": s, "op": int(op), "d": d}
+
+
+def decode_client_frame(raw: str | bytes) -> JsonObject | None:
+    """A client frame, or None when it is not a JSON object with an integer ``op``."""
+    try:
+        payload = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(payload, dict) or not isinstance(payload.get("op"), int):
+        return None
+    return payload
+
+
+class FrameEncoder:
+    """JSON text frames, or one zlib stream over binary frames with ``compress=zlib-stream``."""
+
+    def __init__(self, zlib_stream: bool) -> None:
+        self._compressor = zlib.compressobj() if zlib_stream else None
+
+    def encode(self, payload: JsonObject) -> str | bytes:
+        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        if self._compressor is None:
+            return text
+        # Each message ends with a sync flush: the 00 00 FF FF suffix clients look for (§2.1).
+        return self._compressor.compress(text.encode()) + self._compressor.flush(zlib.Z_SYNC_FLUSH)

@@ -1,0 +1,122 @@
+-- Named queries of PostgresStore (loaded by mjapi.storage.queries). Parameters are positional;
+-- for jobs and accounts $1..$N follow codec.JOB_COLUMNS / codec.ACCOUNT_COLUMNS.
+-- Text sorts use COLLATE "C" (byte order), as SQLite does, whatever the database locale.
+
+-- name: lock_migrations
+-- Session advisory lock: of several replicas starting together, one migrates at a time.
+SELECT pg_advisory_lock(4157262418503129)
+
+-- name: unlock_migrations
+SELECT pg_advisory_unlock(4157262418503129)
+
+-- name: create_migrations_table
+-- Bootstraps migration bookkeeping; runs (under the lock) before any migration.
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version  integer     NOT NULL PRIMARY KEY,
+    name     text        NOT NULL,
+    applied  timestamptz NOT NULL DEFAULT now()
+)
+
+-- name: applied_migrations
+SELECT version, name FROM schema_migrations ORDER BY version
+
+-- name: record_migration
+INSERT INTO schema_migrations (version, name) VALUES ($1, $2)
+
+-- name: insert_job
+-- No row comes back when the jobid exists: the store raises DuplicateKey.
+INSERT INTO jobs (
+    jobid, owner, verb, status, created, updated, channel, discord, max_jobs, prompt,
+    server, reply_url, reply_ref, message_id, content, timestamp, progress, attachments,
+    buttons, children, parent_job_id, button, error, error_details, nonce, interaction_id,
+    job_hash, extra
+) VALUES (
+    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+    $11, $12, $13, $14, $15, $16, $17, $18,
+    $19, $20, $21, $22, $23, $24, $25, $26,
+    $27, $28
+)
+ON CONFLICT (jobid) DO NOTHING
+RETURNING jobid
+
+-- name: get_job
+SELECT * FROM jobs WHERE jobid = $1
+
+-- name: save_job
+-- The state machine guard: the row changes only when its current status is in $29
+-- (domain.jobs.predecessors of the new status). Under READ COMMITTED a concurrent writer's
+-- update is waited for and the condition re-checked on the new row, so racing events stay
+-- consistent. No row back = refused or unknown jobid.
+UPDATE jobs SET
+    owner = $2, verb = $3, status = $4, created = $5, updated = $6, channel = $7,
+    discord = $8, max_jobs = $9, prompt = $10, server = $11, reply_url = $12,
+    reply_ref = $13, message_id = $14, content = $15, timestamp = $16, progress = $17,
+    attachments = $18, buttons = $19, children = $20, parent_job_id = $21, button = $22,
+    error = $23, error_details = $24, nonce = $25, interaction_id = $26, job_hash = $27,
+    extra = $28
+WHERE jobid = $1
+  AND status = ANY($29::text[])
+RETURNING jobid
+
+-- name: unfinished_jobs
+SELECT * FROM jobs
+WHERE status = ANY($1::text[])
+ORDER BY created, jobid COLLATE "C"
+
+-- name: unfinished_jobs_of_owner
+SELECT * FROM jobs
+WHERE status = ANY($1::text[]) AND owner = $2
+ORDER BY created, jobid COLLATE "C"
+
+-- name: upsert_account
+-- xmax is 0 only in a row version this statement inserted (not one it updated): that is
+-- how one atomic statement reports "new" vs "replaced", even under concurrent calls.
+INSERT INTO accounts (
+    channel, owner, discord_token_enc, discord_user_id, max_jobs, created, updated, server,
+    pending_mod_message, disabled_reason
+) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+ON CONFLICT (channel) DO UPDATE SET
+    owner = excluded.owner,
+    discord_token_enc = excluded.discord_token_enc,
+    discord_user_id = excluded.discord_user_id,
+    max_jobs = excluded.max_jobs,
+    created = excluded.created,
+    updated = excluded.updated,
+    server = excluded.server,
+    pending_mod_message = excluded.pending_mod_message,
+    disabled_reason = excluded.disabled_reason
+RETURNING (xmax = 0) AS inserted
+
+-- name: get_account
+SELECT * FROM accounts WHERE channel = $1
+
+-- name: list_accounts
+SELECT * FROM accounts ORDER BY channel COLLATE "C"
+
+-- name: list_accounts_of_owner
+SELECT * FROM accounts WHERE owner = $1 ORDER BY channel COLLATE "C"
+
+-- name: delete_account
+DELETE FROM accounts WHERE channel = $1 RETURNING channel
+
+-- name: insert_token
+-- No row comes back when the hash exists: the store raises DuplicateKey.
+INSERT INTO api_tokens (token_hash, user_id, created, label)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (token_hash) DO NOTHING
+RETURNING token_hash
+
+-- name: token_owner
+SELECT user_id FROM api_tokens WHERE token_hash = $1
+
+-- name: next_user_id
+-- One UPDATE of the single counter row: concurrent calls queue on its row lock and each sees
+-- the previous one's last_id, so ids strictly increase across replicas.
+UPDATE user_id_counter
+SET last_id = greatest(
+    last_id,
+    (SELECT max(user_id) FROM api_tokens),
+    (SELECT max(owner) FROM accounts)
+) + 1
+WHERE singleton = 1
+RETURNING last_id

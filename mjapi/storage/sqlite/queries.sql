@@ -1,0 +1,116 @@
+-- Named queries of SqliteStore (loaded by mjapi.storage.queries). Parameters are :named.
+-- Lists from Python (allowed statuses) arrive as JSON arrays and are read with json_each.
+
+-- name: create_migrations_table
+-- Bootstraps migration bookkeeping; runs before any migration.
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version  INTEGER NOT NULL PRIMARY KEY,
+    name     TEXT    NOT NULL,
+    applied  TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now'))
+) STRICT
+
+-- name: applied_migrations
+SELECT version, name FROM schema_migrations ORDER BY version
+
+-- name: record_migration
+INSERT INTO schema_migrations (version, name) VALUES (:version, :name)
+
+-- name: insert_job
+-- No row comes back when the jobid exists: the store raises DuplicateKey.
+INSERT INTO jobs (
+    jobid, owner, verb, status, created, updated, channel, discord, max_jobs, prompt,
+    server, reply_url, reply_ref, message_id, content, timestamp, progress, attachments,
+    buttons, children, parent_job_id, button, error, error_details, nonce, interaction_id,
+    job_hash, extra
+) VALUES (
+    :jobid, :owner, :verb, :status, :created, :updated, :channel, :discord, :max_jobs, :prompt,
+    :server, :reply_url, :reply_ref, :message_id, :content, :timestamp, :progress, :attachments,
+    :buttons, :children, :parent_job_id, :button, :error, :error_details, :nonce, :interaction_id,
+    :job_hash, :extra
+)
+ON CONFLICT (jobid) DO NOTHING
+RETURNING jobid
+
+-- name: get_job
+SELECT * FROM jobs WHERE jobid = :jobid
+
+-- name: save_job
+-- The state machine guard: the row changes only when its current status is one of :allowed
+-- (domain.jobs.predecessors of the new status). No row back = refused or unknown jobid.
+UPDATE jobs SET
+    owner = :owner, verb = :verb, status = :status, created = :created, updated = :updated,
+    channel = :channel, discord = :discord, max_jobs = :max_jobs, prompt = :prompt,
+    server = :server, reply_url = :reply_url, reply_ref = :reply_ref, message_id = :message_id,
+    content = :content, timestamp = :timestamp, progress = :progress,
+    attachments = :attachments, buttons = :buttons, children = :children,
+    parent_job_id = :parent_job_id, button = :button, error = :error,
+    error_details = :error_details, nonce = :nonce, interaction_id = :interaction_id,
+    job_hash = :job_hash, extra = :extra
+WHERE jobid = :jobid
+  AND status IN (SELECT value FROM json_each(:allowed))
+RETURNING jobid
+
+-- name: unfinished_jobs
+SELECT * FROM jobs
+WHERE status IN (SELECT value FROM json_each(:statuses))
+ORDER BY created, jobid
+
+-- name: unfinished_jobs_of_owner
+SELECT * FROM jobs
+WHERE owner = :owner AND status IN (SELECT value FROM json_each(:statuses))
+ORDER BY created, jobid
+
+-- name: account_exists
+SELECT 1 FROM accounts WHERE channel = :channel
+
+-- name: upsert_account
+INSERT INTO accounts (
+    channel, owner, discord_token_enc, discord_user_id, max_jobs, created, updated, server,
+    pending_mod_message, disabled_reason
+) VALUES (
+    :channel, :owner, :discord_token_enc, :discord_user_id, :max_jobs, :created, :updated,
+    :server, :pending_mod_message, :disabled_reason
+)
+ON CONFLICT (channel) DO UPDATE SET
+    owner = excluded.owner,
+    discord_token_enc = excluded.discord_token_enc,
+    discord_user_id = excluded.discord_user_id,
+    max_jobs = excluded.max_jobs,
+    created = excluded.created,
+    updated = excluded.updated,
+    server = excluded.server,
+    pending_mod_message = excluded.pending_mod_message,
+    disabled_reason = excluded.disabled_reason
+
+-- name: get_account
+SELECT * FROM accounts WHERE channel = :channel
+
+-- name: list_accounts
+SELECT * FROM accounts ORDER BY channel
+
+-- name: list_accounts_of_owner
+SELECT * FROM accounts WHERE owner = :owner ORDER BY channel
+
+-- name: delete_account
+DELETE FROM accounts WHERE channel = :channel RETURNING channel
+
+-- name: insert_token
+-- No row comes back when the hash exists: the store raises DuplicateKey.
+INSERT INTO api_tokens (token_hash, user_id, created, label)
+VALUES (:token_hash, :user_id, :created, :label)
+ON CONFLICT (token_hash) DO NOTHING
+RETURNING token_hash
+
+-- name: token_owner
+SELECT user_id FROM api_tokens WHERE token_hash = :token_hash
+
+-- name: next_user_id
+-- One atomic UPDATE of the single counter row (writes are serialized), so ids strictly increase.
+UPDATE user_id_counter
+SET last_id = max(
+    last_id,
+    coalesce((SELECT max(user_id) FROM api_tokens), 0),
+    coalesce((SELECT max(owner) FROM accounts), 0)
+) + 1
+WHERE singleton = 1
+RETURNING last_id

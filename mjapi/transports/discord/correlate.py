@@ -1,0 +1,308 @@
+"""Which mjapi job a Midjourney message belongs to, for one channel (pure).
+
+Matching keys, strongest first (reference §2.5, design "Correlation"):
+
+1. the interaction ``nonce`` we generated (echoed on the first message; on the final one since
+   ~2025-05);
+2. the interaction id (INTERACTION_SUCCESS ``d.id`` == ``interaction(_metadata).id`` on the
+   job's messages, capture 03);
+3. the message id of the job's own progress message (MESSAGE_UPDATEs, capture 07-09);
+4. the Midjourney job hash once a message revealed it.
+
+Never the prompt: Midjourney rewrites prompts, and two jobs may share one (capture 24 shows a
+result whose prompt differs from its parent's). A final grid that carries none of those keys
+(2023: no nonce, no interaction, a new message id, previews named plain ``grid_0.webp``) is held
+as an orphan and given to the job whose progress message Discord deletes right after it
+(capture 03: final MESSAGE_CREATE, then MESSAGE_DELETE of the progress message); when exactly one
+job of the channel is running it can only be that one.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from mjapi.domain.events import JobCompleted, JobEvent, JobFailed, JobProgressed, JobStarted
+from mjapi.transports.discord.interpret import Kind, MjMessage
+
+NO_RESPONSE_ERROR = "Midjourney did not respond to the command"
+DELETED_ERROR = "Midjourney deleted the job message before it finished"
+STOPPED_ERROR = "Midjourney stopped the job"
+UNTITLED_ERROR = "Midjourney reported an error"
+
+
+@dataclass
+class _Job:
+    """What we know about one submitted job."""
+
+    jobid: str
+    nonce: str
+    interaction_id: str | None = None
+    #: the "Waiting to start" / "(NN%)" message Midjourney keeps editing
+    progress_message_id: str | None = None
+    message_ids: set[str] = field(default_factory=set)
+    job_hash: str | None = None
+    started: bool = False
+    percent: int | None = None
+    finished: bool = False
+
+    @property
+    def running(self) -> bool:
+        return not self.finished and self.progress_message_id is not None
+
+    @property
+    def pending(self) -> bool:
+        return not self.finished and self.progress_message_id is None
+
+
+class Correlator:
+    """Turns one channel's Midjourney messages into job events, each emitted once."""
+
+    def __init__(
+        self,
+        channel_id: str,
+        user_id: str | None = None,
+        *,
+        history: int = 256,
+        orphan_limit: int = 16,
+    ) -> None:
+        self.channel_id = channel_id
+        #: the account's Discord user; messages about other users' jobs are never paired
+        self.user_id = user_id
+        self._jobs: dict[str, _Job] = {}
+        # Finished jobs stay known for a while so that late duplicates and the deletion of
+        # their progress message are recognised (and ignored) instead of looking new.
+        self._finished: deque[str] = deque()
+        self._history = history
+        self._orphans: deque[MjMessage] = deque(maxlen=orphan_limit)
+
+    # -- registration -------------------------------------------------------------------------
+
+    def expect(self, jobid: str, nonce: str) -> None:
+        """Register a job BEFORE its interaction is posted (the answer can beat the 204)."""
+        job = self._jobs.get(jobid)
+        if job is None or job.finished:
+            self._jobs[jobid] = _Job(jobid=jobid, nonce=nonce)
+        else:
+            # A retried post (e.g. after a stale command version) uses a fresh nonce.
+            job.nonce = nonce
+
+    def forget(self, jobid: str) -> None:
+        """Stop tracking a job (its interaction was refused, or it was detached)."""
+        self._jobs.pop(jobid, None)
+
+    @property
+    def in_flight(self) -> tuple[str, ...]:
+        """Jobs that have not finished yet, in submission order."""
+        return tuple(job.jobid for job in self._jobs.values() if not job.finished)
+
+    @property
+    def known_jobs(self) -> int:
+        """Jobs remembered, finished ones included (bounded by ``history``)."""
+        return len(self._jobs)
+
+    # -- gateway inputs -----------------------------------------------------------------------
+
+    def on_interaction(self, nonce: str | None, interaction_id: str) -> None:
+        """INTERACTION_CREATE / INTERACTION_SUCCESS ``{id, nonce}``: learn the interaction id."""
+        job = self._by_nonce(nonce) if nonce else self._sole_unbound_pending()
+        if job is not None and job.interaction_id is None:
+            job.interaction_id = interaction_id
+
+    def on_interaction_failure(self, nonce: str | None) -> list[JobEvent]:
+        """INTERACTION_FAILURE: the bot never answered the command (reference §2.4)."""
+        job = self._by_nonce(nonce) if nonce else None
+        if job is None or not job.pending:
+            return []
+        return [self._fail(job, NO_RESPONSE_ERROR)]
+
+    def on_message_create(self, msg: MjMessage) -> list[JobEvent]:
+        """A new Midjourney message in the channel."""
+        return self._on_message(msg, created=True)
+
+    def on_message_update(self, msg: MjMessage) -> list[JobEvent]:
+        """An edited Midjourney message (progress, or a grid whose used button changed style)."""
+        return self._on_message(msg, created=False)
+
+    def on_message_delete(self, message_id: str) -> list[JobEvent]:
+        """MESSAGE_DELETE: Midjourney removes the progress message once the result is posted."""
+        self._drop_orphan(message_id)
+        job = next((j for j in self._jobs.values() if j.progress_message_id == message_id), None)
+        if job is None or job.finished:
+            return []  # not ours, or the usual clean-up after completion (capture 11)
+        orphan = self._take_orphan_for(job)
+        if orphan is not None:
+            return [self._complete(job, orphan)]
+        # The progress message vanished without a result: a ❌ by the user (captures 15/16) or
+        # a late moderation (YKS treats this as a banned prompt).
+        return [self._fail(job, DELETED_ERROR)]
+
+    def fail_all(self, error: str, details: str | None = None) -> list[JobEvent]:
+        """End every unfinished job (the account's gateway is gone for good)."""
+        return [
+            self._fail(job, error, details) for job in list(self._jobs.values()) if not job.finished
+        ]
+
+    # -- matching -----------------------------------------------------------------------------
+
+    def _on_message(self, msg: MjMessage, *, created: bool) -> list[JobEvent]:
+        if msg.channel_id != self.channel_id:
+            return []
+        job = self._match(msg)
+        if job is None and created:
+            job = self._bind_fresh_start(msg)
+            if job is None and msg.kind is Kind.DONE:
+                return self._on_orphan(msg)
+        if job is None:
+            return []
+        self._learn(job, msg)
+        return [] if job.finished else self._advance(job, msg)
+
+    def _match(self, msg: MjMessage) -> _Job | None:
+        return (
+            self._by_nonce(msg.nonce)
+            or self._by_interaction(msg.interaction_id)
+            or self._by_message_id(msg.message_id)
+            or self._by_hash(msg.job_hash)
+        )
+
+    def _by_interaction(self, interaction_id: str | None) -> _Job | None:
+        if interaction_id is None:
+            return None
+        return next((j for j in self._jobs.values() if j.interaction_id == interaction_id), None)
+
+    def _by_message_id(self, message_id: str) -> _Job | None:
+        return next((j for j in self._jobs.values() if message_id in j.message_ids), None)
+
+    def _by_hash(self, job_hash: str | None) -> _Job | None:
+        if job_hash is None:
+            return None
+        return next((j for j in self._jobs.values() if j.job_hash == job_hash), None)
+
+    def _by_nonce(self, nonce: str | None) -> _Job | None:
+        if nonce is None:
+            return None
+        return next((j for j in self._jobs.values() if j.nonce == nonce), None)
+
+    def _sole_unbound_pending(self) -> _Job | None:
+        # Clients that send no nonce get INTERACTION_* without one (captures 04/05). Binding is
+        # only safe when a single submitted job is still waiting for its interaction id.
+        unbound = [j for j in self._jobs.values() if j.pending and j.interaction_id is None]
+        return unbound[0] if len(unbound) == 1 else None
+
+    def _bind_fresh_start(self, msg: MjMessage) -> _Job | None:
+        # A first "Waiting to start"/"Job queued" for /imagine with no nonce and an interaction
+        # id we never heard of (INTERACTION_SUCCESS missed): same uniqueness rule as above.
+        if msg.kind not in (Kind.WAITING, Kind.QUEUED) or msg.nonce is not None:
+            return None
+        if msg.command != "imagine" or msg.is_reply or not self._is_ours(msg):
+            return None
+        return self._sole_unbound_pending()
+
+    def _is_ours(self, msg: MjMessage) -> bool:
+        return self.user_id is None or msg.user_id is None or msg.user_id == self.user_id
+
+    def _learn(self, job: _Job, msg: MjMessage) -> None:
+        if job.interaction_id is None and msg.interaction_id is not None:
+            job.interaction_id = msg.interaction_id
+        if job.job_hash is None and msg.job_hash is not None:
+            job.job_hash = msg.job_hash
+        if msg.kind in (Kind.WAITING, Kind.PROGRESS):
+            job.progress_message_id = msg.message_id
+        job.message_ids.add(msg.message_id)
+
+    # -- orphans (2023 finals without keys) ---------------------------------------------------
+
+    def _on_orphan(self, msg: MjMessage) -> list[JobEvent]:
+        # Button results (type 19 replies) and other users' grids are never an /imagine of ours.
+        if msg.is_reply or not self._is_ours(msg):
+            return []
+        if any(o.message_id == msg.message_id for o in self._orphans):
+            return []
+        running = [j for j in self._jobs.values() if j.running]
+        if len(running) == 1 and _compatible(running[0], msg):
+            return [self._complete(running[0], msg)]
+        self._orphans.append(msg)
+        return []
+
+    def _take_orphan_for(self, job: _Job) -> MjMessage | None:
+        # The final is posted right before the progress message is deleted: newest first.
+        for orphan in reversed(self._orphans):
+            if _compatible(job, orphan):
+                self._orphans.remove(orphan)
+                return orphan
+        return None
+
+    def _drop_orphan(self, message_id: str) -> None:
+        for orphan in list(self._orphans):
+            if orphan.message_id == message_id:
+                self._orphans.remove(orphan)
+
+    # -- events -------------------------------------------------------------------------------
+
+    def _advance(self, job: _Job, msg: MjMessage) -> list[JobEvent]:
+        if msg.kind is Kind.WAITING:
+            return self._start(job, msg)
+        if msg.kind is Kind.PROGRESS:
+            return self._progress(job, msg)
+        if msg.kind is Kind.DONE:
+            return [self._complete(job, msg)]
+        if msg.kind is Kind.ERROR:
+            return [self._fail_with(job, msg)]
+        # QUEUED: over the plan's concurrency; the job keeps waiting for its start (capture 14).
+        return []
+
+    def _start(self, job: _Job, msg: MjMessage) -> list[JobEvent]:
+        if job.started:
+            return []
+        job.started = True
+        return [JobStarted(job.jobid, msg.message_id, msg.content, msg.timestamp)]
+
+    def _progress(self, job: _Job, msg: MjMessage) -> list[JobEvent]:
+        percent = msg.percent if msg.percent is not None else 0
+        if job.percent is not None and percent <= job.percent:
+            return []  # a duplicate or out-of-order update
+        job.started = True
+        job.percent = percent
+        stamp = msg.edited_timestamp or msg.timestamp
+        return [JobProgressed(job.jobid, msg.message_id, msg.content, percent, stamp)]
+
+    def _complete(self, job: _Job, msg: MjMessage) -> JobEvent:
+        job.message_ids.add(msg.message_id)
+        job.job_hash = job.job_hash or msg.job_hash
+        self._finish(job)
+        return JobCompleted(
+            jobid=job.jobid,
+            message_id=msg.message_id,
+            content=msg.content,
+            timestamp=msg.timestamp,
+            attachments=msg.attachments,
+            buttons=msg.buttons,
+            job_hash=msg.job_hash,
+        )
+
+    def _fail_with(self, job: _Job, msg: MjMessage) -> JobEvent:
+        if msg.embed is None:  # "(Stopped)" in the content
+            return self._fail(job, STOPPED_ERROR, msg.content or None)
+        error = msg.embed.title or UNTITLED_ERROR
+        return self._fail(job, error, msg.embed.description, moderated=msg.moderated)
+
+    def _fail(
+        self, job: _Job, error: str, details: str | None = None, *, moderated: bool = False
+    ) -> JobEvent:
+        self._finish(job)
+        return JobFailed(job.jobid, error, details, moderated)
+
+    def _finish(self, job: _Job) -> None:
+        job.finished = True
+        self._finished.append(job.jobid)
+        while len(self._finished) > self._history:
+            oldest = self._jobs.get(self._finished.popleft())
+            # The id may have been registered again since (expect() after an end).
+            if oldest is not None and oldest.finished:
+                del self._jobs[oldest.jobid]
+
+
+def _compatible(job: _Job, msg: MjMessage) -> bool:
+    """False when both carry a job hash and they differ."""
+    return job.job_hash is None or msg.job_hash is None or job.job_hash == msg.job_hash

@@ -1,0 +1,57 @@
+"""Route one gateway dispatch of an account to its channel's correlator (pure).
+
+A user session receives everything the user sees (every guild, every DM, reactions, read
+states...). Only Midjourney bot messages in the account's channel and the interaction echoes
+matter (reference §2.4 "Filtering"); the rest is dropped here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mjapi.domain.events import JobEvent
+from mjapi.transports.discord.correlate import Correlator
+from mjapi.transports.discord.interpret import interpret
+
+MESSAGE_CREATE = "MESSAGE_CREATE"
+MESSAGE_UPDATE = "MESSAGE_UPDATE"
+MESSAGE_DELETE = "MESSAGE_DELETE"
+#: Both echo ``{id, nonce}`` of our interaction (captures 04/05); either teaches the id.
+INTERACTION_ECHOES = frozenset({"INTERACTION_CREATE", "INTERACTION_SUCCESS"})
+INTERACTION_FAILURE = "INTERACTION_FAILURE"
+
+
+def route(correlator: Correlator, name: str, data: Any) -> list[JobEvent]:
+    """The job events one dispatch causes in ``correlator``'s channel."""
+    if not isinstance(data, dict):
+        return []
+    if name in (MESSAGE_CREATE, MESSAGE_UPDATE):
+        return _message(correlator, name, data)
+    if name == MESSAGE_DELETE:
+        if data.get("channel_id") != correlator.channel_id or not isinstance(data.get("id"), str):
+            return []
+        return correlator.on_message_delete(data["id"])
+    if name in INTERACTION_ECHOES:
+        interaction_id = data.get("id")
+        if isinstance(interaction_id, str):
+            correlator.on_interaction(_nonce(data), interaction_id)
+        return []
+    if name == INTERACTION_FAILURE:
+        return correlator.on_interaction_failure(_nonce(data))
+    return []
+
+
+def _message(correlator: Correlator, name: str, data: dict[str, Any]) -> list[JobEvent]:
+    if data.get("channel_id") != correlator.channel_id:
+        return []
+    message = interpret(data)
+    if message is None:
+        return []  # not the Midjourney bot (capture 29)
+    if name == MESSAGE_CREATE:
+        return correlator.on_message_create(message)
+    return correlator.on_message_update(message)
+
+
+def _nonce(data: dict[str, Any]) -> str | None:
+    nonce = data.get("nonce")
+    return str(nonce) if isinstance(nonce, str | int) and not isinstance(nonce, bool) else None

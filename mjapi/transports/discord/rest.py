@@ -1,0 +1,174 @@
+"""Discord REST calls a Midjourney user client needs (reference §1.1), with errors translated.
+
+Every failure leaves this module as an ``mjapi.errors`` exception whose text never contains the
+token: 401 -> DiscordAuthError, 429 -> RateLimited, other non-2xx -> DiscordHTTPError (or its
+subclass InvalidFormBody for code 50035), network trouble -> TransportError.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+
+from mjapi.errors import DiscordAuthError, DiscordHTTPError, RateLimited, TransportError
+from mjapi.transports.discord.protocol import API_PATH, INVALID_FORM_BODY, USER_AGENT
+
+log = logging.getLogger(__name__)
+
+#: Used when a 429 carries neither a body ``retry_after`` nor a ``Retry-After`` header.
+DEFAULT_RETRY_AFTER = 5.0
+
+
+class InvalidFormBody(DiscordHTTPError):
+    """Discord refused the request body (code 50035); ``error_codes`` are the nested reasons."""
+
+    def __init__(self, http_status: int, message: str, error_codes: frozenset[str]) -> None:
+        super().__init__(http_status, INVALID_FORM_BODY, message)
+        self.error_codes = error_codes
+
+
+class DiscordRest:
+    """Discord REST for one user token, on a shared ``httpx.AsyncClient``."""
+
+    def __init__(self, http: httpx.AsyncClient, base_url: str, token: str) -> None:
+        self._http = http
+        self._api = base_url.rstrip("/") + API_PATH
+        # The raw user token, no "Bot"/"Bearer" prefix (§1.2).
+        self._headers = {"Authorization": token, "User-Agent": USER_AGENT}
+
+    def __repr__(self) -> str:
+        return f"DiscordRest({self._api!r})"
+
+    async def gateway_url(self) -> str:
+        """The websocket URL to connect to (``GET /gateway``)."""
+        body = await self._json("GET", "/gateway")
+        url = body.get("url") if isinstance(body, dict) else None
+        if not isinstance(url, str) or not url:
+            raise TransportError("Discord returned no gateway URL")
+        return url
+
+    async def me(self) -> dict[str, Any]:
+        """The token's user (``GET /users/@me``)."""
+        return _expect_object(await self._json("GET", "/users/@me"), "/users/@me")
+
+    async def dm_channels(self) -> list[dict[str, Any]]:
+        """The user's open private channels (``GET /users/@me/channels``)."""
+        body = await self._json("GET", "/users/@me/channels")
+        return [item for item in body if isinstance(item, dict)] if isinstance(body, list) else []
+
+    async def open_dm(self, recipient_id: str) -> dict[str, Any]:
+        """Open (or fetch) the DM channel with ``recipient_id``."""
+        body = await self._json("POST", "/users/@me/channels", {"recipients": [recipient_id]})
+        return _expect_object(body, "/users/@me/channels")
+
+    async def command_index(self, channel_id: str, guild_id: str | None = None) -> dict[str, Any]:
+        """The slash commands usable in a channel: guild index for guilds, channel index in DMs."""
+        path = (
+            f"/guilds/{guild_id}/application-command-index"
+            if guild_id
+            else f"/channels/{channel_id}/application-command-index"
+        )
+        return _expect_object(await self._json("GET", path), "application-command-index")
+
+    async def post_interaction(self, payload: dict[str, Any]) -> None:
+        """Send an interaction; Discord answers 204 and the outcome arrives on the gateway."""
+        await self._request("POST", "/interactions", payload)
+
+    async def channel_messages(self, channel_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest messages of a channel, newest first."""
+        body = await self._json("GET", f"/channels/{channel_id}/messages", params={"limit": limit})
+        return [item for item in body if isinstance(item, dict)] if isinstance(body, list) else []
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    async def _json(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        response = await self._request(method, path, body, params=params)
+        try:
+            return response.json()
+        except ValueError:
+            raise TransportError(f"Discord sent a non-JSON answer to {method} {path}") from None
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        params: dict[str, Any] | None = None,
+    ) -> httpx.Response:
+        try:
+            response = await self._http.request(
+                method, self._api + path, json=body, params=params, headers=self._headers
+            )
+        except httpx.HTTPError as exc:
+            # httpx texts carry the URL at most, never headers; we still only keep the type.
+            raise TransportError(f"Discord unreachable ({type(exc).__name__}) on {path}") from exc
+        if response.is_success:
+            return response
+        raise error_for(response, f"{method} {path}")
+
+
+def error_for(response: httpx.Response, what: str) -> TransportError | RateLimited:
+    """The mjapi exception for a non-2xx Discord answer."""
+    body = _body(response)
+    message = str(body.get("message") or response.reason_phrase or "error")
+    log.info("Discord answered %s to %s: %s", response.status_code, what, message)
+    if response.status_code == 401:
+        return DiscordAuthError()
+    if response.status_code == 429:
+        return RateLimited(_retry_after(response, body), f"Discord rate limit: {message}")
+    code = body.get("code")
+    numeric_code = code if isinstance(code, int) else None
+    if numeric_code == INVALID_FORM_BODY:
+        return InvalidFormBody(response.status_code, message, _nested_codes(body.get("errors")))
+    return DiscordHTTPError(response.status_code, numeric_code, message)
+
+
+def _body(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _retry_after(response: httpx.Response, body: dict[str, Any]) -> float:
+    # Discord puts seconds (float) in the body (capture 34) and in the header.
+    for candidate in (body.get("retry_after"), response.headers.get("Retry-After")):
+        try:
+            value = float(candidate) if candidate is not None else None
+        except (TypeError, ValueError):
+            value = None
+        if value is not None and value >= 0:
+            return value
+    return DEFAULT_RETRY_AFTER
+
+
+def _nested_codes(errors: Any) -> frozenset[str]:
+    """Every ``_errors[].code`` anywhere in a 50035 ``errors`` tree (capture 33)."""
+    found: set[str] = set()
+    stack = [errors]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "_errors" and isinstance(value, list):
+                    found.update(e["code"] for e in value if isinstance(e, dict) and "code" in e)
+                else:
+                    stack.append(value)
+    return frozenset(str(code) for code in found)
+
+
+def _expect_object(body: Any, what: str) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise TransportError(f"Discord sent an unexpected answer for {what}")
+    return body

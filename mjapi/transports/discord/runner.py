@@ -1,0 +1,277 @@
+"""The websocket shell around ``GatewaySession`` for one account.
+
+It owns the socket, the heartbeat timer and the reconnect loop; every protocol decision is made by
+the pure session (``gateway.py``). Dispatches go to a callback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, WebSocketException
+
+from mjapi.errors import DiscordAuthError, MjapiError, RateLimited, TransportError
+from mjapi.transports.discord.backoff import Backoff
+from mjapi.transports.discord.gateway import (
+    Action,
+    Dispatch,
+    Fatal,
+    GatewaySession,
+    Reconnect,
+    Send,
+    SessionUser,
+)
+from mjapi.transports.discord.protocol import GATEWAY_QUERY, USER_AGENT, CloseCode
+
+log = logging.getLogger(__name__)
+# websockets logs every frame at DEBUG, IDENTIFY and RESUME (which carry the token) included.
+# Its logger for our connections is capped at INFO so a global DEBUG level cannot leak a token.
+_wire_log = logging.getLogger(f"{__name__}.wire")
+_wire_log.setLevel(logging.INFO)
+
+#: A READY for a user account lists every guild and DM; it easily exceeds websockets' 1 MiB.
+MAX_FRAME_BYTES = 64 * 2**20
+#: Events that mean the session is usable (a fresh one, or a resumed one).
+READY_EVENTS = frozenset({"READY", "RESUMED"})
+
+DispatchHandler = Callable[[str, Any], None]
+FatalHandler = Callable[[Fatal], None]
+
+
+def gateway_endpoint(url: str) -> str:
+    """``url`` with the query every known client uses (``?encoding=json&v=9``, §2.1)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=parts.path or "/", query=urlencode(GATEWAY_QUERY)))
+
+
+def error_for_fatal(fatal: Fatal) -> TransportError:
+    """The exception ``attach`` raises when the gateway gave up."""
+    if fatal.code in (CloseCode.AUTHENTICATION_FAILED, 401):
+        return DiscordAuthError()
+    return TransportError(fatal.reason)
+
+
+class GatewayRunner:
+    """Keeps one account's gateway connection alive: connect, heartbeat, resume, back off."""
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        gateway_url: Callable[[], Awaitable[str]],
+        on_dispatch: DispatchHandler,
+        on_fatal: FatalHandler | None = None,
+        rng: random.Random | None = None,
+        name: str = "gateway",
+        open_timeout: float = 10.0,
+    ) -> None:
+        self._rng = rng or random.Random()
+        self._session = GatewaySession(token, jitter=self._rng.random)
+        self._fetch_gateway_url = gateway_url
+        self._on_dispatch = on_dispatch
+        self._on_fatal = on_fatal
+        self._backoff = Backoff(base=1.0, cap=60.0, rng=self._rng)
+        self._open_timeout = open_timeout
+        self._log = log.getChild(name)
+        self._gateway_url: str | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._settled = asyncio.Event()
+        self._ready = False
+        self._healthy = False
+        self.fatal: Fatal | None = None
+
+    # -- public -------------------------------------------------------------------------------
+
+    @property
+    def session_id(self) -> str | None:
+        """The gateway session id from READY (interactions must name it, §1.7)."""
+        return self._session.session_id
+
+    @property
+    def user(self) -> SessionUser | None:
+        """The user READY reported."""
+        return self._session.user
+
+    @property
+    def ready(self) -> bool:
+        """True once a READY (or RESUMED) arrived on some connection."""
+        return self._ready
+
+    @property
+    def alive(self) -> bool:
+        """True while the runner keeps (or tries to keep) a connection."""
+        return self._task is not None and not self._task.done() and self.fatal is None
+
+    def start(self) -> None:
+        """Begin connecting in the background."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._main(), name=f"mjapi-{self._log.name}")
+
+    # The timeout is part of the contract (a missing READY becomes a TransportError with a
+    # useful message), so it is a parameter rather than the caller's asyncio.timeout.
+    async def wait_ready(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Return once READY/RESUMED arrived; DiscordAuthError/TransportError if it cannot."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._settled.wait()
+        except TimeoutError:
+            raise TransportError(f"Discord gateway was not READY within {timeout:g}s") from None
+        if self.fatal is not None:
+            raise error_for_fatal(self.fatal)
+
+    async def stop(self) -> None:
+        """Close the connection and stop reconnecting."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # we are being cancelled ourselves, not just our runner task
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    async def _main(self) -> None:
+        try:
+            await self._reconnect_forever()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self._log.exception("gateway runner crashed")
+            self._die(Fatal(None, "gateway runner crashed"))
+
+    async def _reconnect_forever(self) -> None:
+        resume = False
+        while True:
+            outcome = await self._connect_once(resume)
+            if isinstance(outcome, Fatal):
+                self._die(outcome)
+                return
+            resume = outcome.resume
+            if self._healthy:
+                # The last connection worked: start the backoff over (hikari does the same).
+                self._backoff.reset()
+                self._healthy = False
+            delay = self._backoff.next_delay()
+            self._log.info("reconnecting in %.2fs (resume=%s)", delay, resume)
+            await asyncio.sleep(delay)
+
+    async def _connect_once(self, resume: bool) -> Reconnect | Fatal:
+        try:
+            url = await self._url(resume)
+            async with connect(
+                url,
+                user_agent_header=USER_AGENT,
+                max_size=MAX_FRAME_BYTES,
+                open_timeout=self._open_timeout,
+                logger=_wire_log,
+            ) as ws:
+                return await self._pump(ws)
+        except DiscordAuthError:
+            return Fatal(401, "Discord rejected the token")
+        except RateLimited as exc:
+            await asyncio.sleep(exc.retry_after)
+            return Reconnect(resume=resume)
+        except (OSError, TimeoutError, WebSocketException, MjapiError) as exc:
+            self._log.warning("gateway connection failed: %s", type(exc).__name__)
+            self._gateway_url = None  # ask GET /gateway again next time
+            return Reconnect(resume=self._session.can_resume)
+
+    async def _url(self, resume: bool) -> str:
+        # RESUME must go to the resume_gateway_url READY named (§2.3); IDENTIFY to GET /gateway.
+        if resume and self._session.can_resume and self._session.resume_gateway_url:
+            return gateway_endpoint(self._session.resume_gateway_url)
+        if self._gateway_url is None:
+            self._gateway_url = await self._fetch_gateway_url()
+        return gateway_endpoint(self._gateway_url)
+
+    async def _pump(self, ws: ClientConnection) -> Reconnect | Fatal:
+        while True:
+            actions = await self._next_actions(ws)
+            outcome = await self._perform(ws, actions)
+            if outcome is None:
+                continue
+            if isinstance(outcome, Reconnect):
+                # Not 1000/1001: those would invalidate the session we want to resume.
+                await ws.close(CloseCode.RECONNECTING, "reconnecting")
+            return outcome
+
+    async def _next_actions(self, ws: ClientConnection) -> list[Action]:
+        # Heartbeat times are measured on the event loop's clock, the one the timeout below
+        # sleeps on; an injected (fake) wall clock must not be able to stall the heartbeat.
+        now = asyncio.get_running_loop().time
+        deadline = self._session.next_deadline()
+        delay = None if deadline is None else max(0.0, deadline - now())
+        try:
+            async with asyncio.timeout(delay):
+                raw = await ws.recv()
+        except TimeoutError:
+            return self._session.on_tick(now())
+        except ConnectionClosed as exc:
+            code = exc.rcvd.code if exc.rcvd is not None else None
+            self._log.info("gateway closed (code %s)", code)
+            return self._session.on_closed(code)
+        frame = _decode(raw)
+        if frame is None:
+            self._log.warning("ignoring an undecodable gateway frame")
+            return []
+        return self._session.on_frame(frame, now())
+
+    async def _perform(
+        self, ws: ClientConnection, actions: list[Action]
+    ) -> Reconnect | Fatal | None:
+        for action in actions:
+            if isinstance(action, Send):
+                try:
+                    await ws.send(json.dumps(action.payload))
+                except ConnectionClosed as exc:
+                    code = exc.rcvd.code if exc.rcvd is not None else None
+                    return _first_outcome(self._session.on_closed(code))
+            elif isinstance(action, Dispatch):
+                self._dispatch(action)
+            else:
+                return action
+        return None
+
+    def _dispatch(self, action: Dispatch) -> None:
+        if action.name in READY_EVENTS:
+            self._ready = True
+            self._healthy = True
+            self._settled.set()
+        try:
+            self._on_dispatch(action.name, action.data)
+        except Exception:
+            # One bad event must not take the account's connection down.
+            self._log.exception("dispatch handler failed for %s", action.name)
+
+    def _die(self, fatal: Fatal) -> None:
+        self._log.error("gateway stopped: %s", fatal.reason)
+        self.fatal = fatal
+        self._settled.set()
+        if self._on_fatal is not None:
+            self._on_fatal(fatal)
+
+
+def _decode(raw: str | bytes) -> dict[str, Any] | None:
+    try:
+        frame = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return frame if isinstance(frame, dict) else None
+
+
+def _first_outcome(actions: list[Action]) -> Reconnect | Fatal:
+    for action in actions:
+        if isinstance(action, Reconnect | Fatal):
+            return action
+    return Reconnect(resume=False)

@@ -1,0 +1,1 @@
+"""Callbacks to clients' ``replyUrl``."""

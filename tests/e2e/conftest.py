@@ -1,0 +1,72 @@
+"""A whole mjapi (API + engine + SQLite + Discord transport) against the simulator, over sockets."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mjapi.app import create_app
+from mjapi.clock import SystemClock
+from mjapi.domain.tokens import hash_token, new_token
+from mjapi.settings import Settings
+from mjapi.simulator import SimulatorConfig, running_simulator
+from mjapi.storage.base import ApiToken, Store
+from tests.servers import CallbackSink, serve_asgi
+
+DISCORD_TOKEN = "e2e-simulated-discord-token-alpha"
+
+
+@dataclass
+class Stack:
+    """What an e2e test talks to."""
+
+    api: httpx.AsyncClient
+    simulator_url: str
+    store: Store
+    sink: CallbackSink
+    sink_url: str
+    token: str
+
+    async def new_token(self) -> str:
+        owner = await self.store.next_user_id()
+        token = new_token(owner)
+        await self.store.add_token(ApiToken(hash_token(token), owner, SystemClock().now()))
+        return token
+
+
+@pytest.fixture
+def simulator_config() -> SimulatorConfig:
+    return SimulatorConfig(step_delay=0.02, heartbeat_interval_ms=5000)
+
+
+@pytest.fixture
+async def stack(tmp_path: Path, simulator_config: SimulatorConfig) -> AsyncIterator[Stack]:
+    sink = CallbackSink()
+    async with running_simulator(simulator_config) as sim, serve_asgi(sink.app) as sink_url:
+        settings = Settings(
+            data_dir=tmp_path,
+            discord_url=sim.base_url,
+            ack_timeout=10,
+            gateway_ready_timeout=10,
+        )
+        app = create_app(settings)
+        async with serve_asgi(app) as base_url:
+            store: Store = app.state.store
+            stack = Stack(
+                httpx.AsyncClient(base_url=base_url, timeout=20),
+                sim.base_url,
+                store,
+                sink,
+                f"{sink_url}/hook",
+                "",
+            )
+            stack.token = await stack.new_token()
+            stack.api.headers["Authorization"] = f"Bearer {stack.token}"
+            try:
+                yield stack
+            finally:
+                await stack.api.aclose()

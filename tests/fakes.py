@@ -1,0 +1,79 @@
+"""In-memory stand-ins for what cannot be the real thing in a given test layer."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import AsyncIterator
+
+import httpx
+
+from mjapi.domain.accounts import Account
+from mjapi.domain.events import JobEvent, JobStarted
+from mjapi.errors import DiscordAuthError, MjapiError
+from mjapi.transports.base import DiscordIdentity
+
+
+class FakeTransport:
+    """A Midjourney backend that acknowledges at once and lets the test emit later events."""
+
+    def __init__(self, *, auto_start: bool = True) -> None:
+        self.auto_start = auto_start
+        self.fail_next: MjapiError | None = None
+        self.submitted: list[tuple[str, str, str]] = []
+        self.attached: dict[str, Account] = {}
+        self._events: asyncio.Queue[JobEvent] = asyncio.Queue()
+
+    async def identify(self, token: str) -> DiscordIdentity:
+        if token.startswith("bad"):
+            raise DiscordAuthError()
+        digest = int(hashlib.sha256(token.encode()).hexdigest()[:12], 16)
+        return DiscordIdentity(str(digest), f"user{digest % 1000}", str(10**17 + digest))
+
+    async def attach(self, account: Account) -> None:
+        self.attached[account.channel] = account
+
+    async def detach(self, channel: str) -> None:
+        self.attached.pop(channel, None)
+
+    async def imagine(self, account: Account, jobid: str, prompt: str) -> str:
+        if self.fail_next is not None:
+            error, self.fail_next = self.fail_next, None
+            raise error
+        self.submitted.append((account.channel, jobid, prompt))
+        if self.auto_start:
+            self.emit(JobStarted(jobid, f"m-{len(self.submitted)}", f"**{prompt}** (Waiting)", "t"))
+        return f"nonce-{len(self.submitted)}"
+
+    def emit(self, event: JobEvent) -> None:
+        self._events.put_nowait(event)
+
+    async def events(self) -> AsyncIterator[JobEvent]:
+        while True:
+            yield await self._events.get()
+            # The consumer asks for the next event only after applying this one.
+            self._events.task_done()
+
+    async def applied(self) -> None:
+        """Wait until the consumer has applied every event emitted so far."""
+        await asyncio.wait_for(self._events.join(), 5)
+
+    async def close(self) -> None:
+        return None
+
+
+class CallbackReceiver:
+    """An in-process webhook receiver for httpx.MockTransport."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, object]] = []
+        self.arrived = asyncio.Event()
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.bodies.append(json.loads(request.content))
+        self.arrived.set()
+        return httpx.Response(200, text="ok")
+
+    def statuses(self, jobid: str) -> list[object]:
+        return [b["status"] for b in self.bodies if b["jobid"] == jobid]

@@ -1,0 +1,203 @@
+"""The engine over a real SQLite store and a fake backend: routing, slots, events, callbacks."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mjapi.clock import FakeClock
+from mjapi.domain.events import JobCompleted, JobFailed, JobProgressed
+from mjapi.domain.jobs import Attachment, Button, JobStatus
+from mjapi.engine import Engine, ImagineRequest
+from mjapi.engine.requests import JobOptions
+from mjapi.errors import Busy, NotFound, PendingModeration, RateLimited
+from mjapi.storage.crypto import TokenCipher
+from mjapi.storage.sqlite import SqliteStore
+from mjapi.webhooks.delivery import CallbackSender
+from tests.fakes import CallbackReceiver, FakeTransport
+
+OWNER = 7
+
+
+@dataclass
+class Rig:
+    engine: Engine
+    transport: FakeTransport
+    store: SqliteStore
+    clock: FakeClock
+    receiver: CallbackReceiver
+    callbacks: CallbackSender
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    store = SqliteStore(tmp_path / "db.sqlite3", TokenCipher.from_settings(tmp_path, None))
+    await store.open()
+    transport, clock, receiver = FakeTransport(), FakeClock(), CallbackReceiver()
+    client = httpx.AsyncClient(transport=httpx.MockTransport(receiver))
+    callbacks = CallbackSender(client)
+    engine = Engine(
+        store, transport, callbacks, clock, ack_timeout=2, job_timeout=60, rng=random.Random(3)
+    )
+    await engine.start()
+    yield Rig(engine, transport, store, clock, receiver, callbacks)
+    await engine.stop()
+    await callbacks.close()
+    await client.aclose()
+    await store.close()
+
+
+async def settle(rig: Rig, jobid: str, status: JobStatus) -> None:
+    """Wait until the engine has applied the events emitted so far, then check the status."""
+    await rig.transport.applied()
+    assert (await rig.engine.job(OWNER, jobid)).status is status
+
+
+def imagine(
+    prompt: str = "a cat",
+    *,
+    channel: str | None = None,
+    max_jobs: int | None = None,
+    reply_url: str | None = None,
+    reply_ref: str | None = None,
+) -> ImagineRequest:
+    return ImagineRequest(prompt, JobOptions(channel, max_jobs, reply_url, reply_ref))
+
+
+async def test_account_discovery_and_listing(rig: Rig) -> None:
+    account, created = await rig.engine.add_account(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 2)
+    again, created_again = await rig.engine.add_account(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", None)
+    assert created and not created_again
+    assert again.max_jobs == 2 and again.channel == account.channel
+    assert rig.transport.attached[account.channel].discord_token == "token-aaaaaaaaaaaaaaaaaaaa"
+    assert [a.channel for a in await rig.engine.accounts(OWNER)] == [account.channel]
+    assert await rig.engine.accounts(OWNER + 1) == []
+
+
+async def test_imagine_answers_started_and_completes(rig: Rig) -> None:
+    account, _ = await rig.engine.add_account(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 3)
+    job = await rig.engine.imagine(OWNER, imagine(reply_url="http://receiver/cb", reply_ref="r1"))
+    assert job.status is JobStatus.STARTED and job.message_id == "m-1"
+    assert job.jobid.startswith("job:") and job.jobid.endswith(
+        f"-user:{OWNER}-channel:{account.channel}"
+    )
+    assert rig.engine.running(OWNER) == [job.jobid]
+    rig.transport.emit(JobProgressed(job.jobid, "m-1", "(50%)", 50, "t"))
+    rig.transport.emit(
+        JobCompleted(
+            job.jobid,
+            "m-2",
+            "done",
+            "t",
+            (Attachment("1", "u", "f.png"),),
+            (Button("U1", "MJ::JOB::upsample::1::h"),),
+            "h",
+        )
+    )
+    await settle(rig, job.jobid, JobStatus.COMPLETED)
+    assert rig.engine.running(OWNER) == []
+    await rig.callbacks.drain()
+    assert rig.receiver.statuses(job.jobid) == ["started", "progress", "completed"]
+    assert rig.receiver.bodies[-1]["replyRef"] == "r1"
+    stored = await rig.store.get_job(job.jobid)
+    assert stored is not None and stored.job_hash == "h" and stored.nonce == "nonce-1"
+
+
+async def test_slots_limit_concurrent_jobs(rig: Rig) -> None:
+    await rig.engine.add_account(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 2)
+    results = await asyncio.gather(
+        *(rig.engine.imagine(OWNER, imagine(f"p{i}")) for i in range(5)), return_exceptions=True
+    )
+    accepted = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, Busy)]
+    assert len(accepted) == 2 and len(refused) == 3
+    assert all(sorted(r.executing_jobs) == sorted(j.jobid for j in accepted) for r in refused)
+
+
+async def test_request_max_jobs_overrides_account(rig: Rig) -> None:
+    await rig.engine.add_account(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 3)
+    await rig.engine.imagine(OWNER, imagine(max_jobs=1))
+    with pytest.raises(Busy):
+        await rig.engine.imagine(OWNER, imagine(max_jobs=1))
+
+
+async def test_slot_frees_when_job_ends(rig: Rig) -> None:
+    await rig.engine.add_account(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 1)
+    first = await rig.engine.imagine(OWNER, imagine())
+    rig.transport.emit(JobFailed(first.jobid, "Invalid parameter", "bad --ar"))
+    await settle(rig, first.jobid, JobStatus.FAILED)
+    second = await rig.engine.imagine(OWNER, imagine())
+    assert second.status is JobStatus.STARTED
+
+
+async def test_transport_refusal_fails_the_job_and_frees_the_slot(rig: Rig) -> None:
+    account, _ = await rig.engine.add_account(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 1)
+    rig.transport.fail_next = RateLimited(2.0)
+    with pytest.raises(RateLimited):
+        await rig.engine.imagine(OWNER, imagine())
+    assert rig.engine.running(OWNER) == []
+    stored = [j for j in await rig.store.unfinished_jobs(OWNER)]
+    assert stored == []
+    ok = await rig.engine.imagine(OWNER, imagine(channel=account.channel))
+    assert ok.status is JobStatus.STARTED
+
+
+async def test_unknown_channel_and_pending_moderation(rig: Rig) -> None:
+    with pytest.raises(NotFound):
+        await rig.engine.imagine(OWNER, imagine())
+    account, _ = await rig.engine.add_account(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 1)
+    with pytest.raises(NotFound):
+        await rig.engine.imagine(OWNER, imagine(channel="1"))
+    await rig.store.put_account(account.evolve(pending_mod_message="Action needed"))
+    with pytest.raises(PendingModeration):
+        await rig.engine.imagine(OWNER, imagine(channel=account.channel))
+
+
+async def test_other_owners_cannot_read_a_job(rig: Rig) -> None:
+    await rig.engine.add_account(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 1)
+    job = await rig.engine.imagine(OWNER, imagine())
+    with pytest.raises(NotFound):
+        await rig.engine.job(OWNER + 1, job.jobid)
+    assert rig.engine.running(OWNER + 1) == []
+
+
+async def test_unacknowledged_job_is_answered_as_created(rig: Rig) -> None:
+    rig.transport.auto_start = False
+    await rig.engine.add_account(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 1)
+    rig.engine._ack_timeout = 0.01
+    job = await rig.engine.imagine(OWNER, imagine())
+    assert job.status is JobStatus.CREATED and job.nonce == "nonce-1"
+
+
+async def test_watchdog_fails_quiet_jobs_and_late_events_are_ignored(rig: Rig) -> None:
+    await rig.engine.add_account(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 1)
+    job = await rig.engine.imagine(OWNER, imagine(reply_url="http://receiver/cb"))
+    rig.clock.advance(61)
+    await rig.engine.expire_overdue()
+    expired = await rig.engine.job(OWNER, job.jobid)
+    assert expired.status is JobStatus.FAILED and expired.error
+    rig.transport.emit(JobProgressed(job.jobid, "m-1", "(90%)", 90, "t"))
+    rig.transport.emit(JobCompleted(job.jobid, "m-2", "late", "t", (), (), None))
+    await rig.transport.applied()
+    assert (await rig.engine.job(OWNER, job.jobid)).status is JobStatus.FAILED
+    await rig.callbacks.drain()
+    assert rig.receiver.statuses(job.jobid) == ["started", "failed"]
+
+
+async def test_restart_keeps_running_jobs_in_their_slots(rig: Rig, tmp_path: Path) -> None:
+    await rig.engine.add_account(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 1)
+    job = await rig.engine.imagine(OWNER, imagine())
+    again = Engine(rig.store, FakeTransport(), rig.callbacks, rig.clock)
+    await again.start()
+    try:
+        assert again.running(OWNER) == [job.jobid]
+        with pytest.raises(Busy):
+            await again.imagine(OWNER, imagine())
+    finally:
+        await again.stop()

@@ -1,0 +1,66 @@
+"""Real loopback servers for integration and end-to-end tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+
+@asynccontextmanager
+async def serve_asgi(app: ASGIApp) -> AsyncIterator[str]:
+    """Serve ``app`` with uvicorn on 127.0.0.1 (a free port, lifespan on); yields its base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", lifespan="on", log_config=None)
+    )
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                await task
+                raise RuntimeError("server stopped during start-up")
+            await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
+        sock.close()
+
+
+class CallbackSink:
+    """A webhook receiver: records every POSTed JSON body in arrival order."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self._changed = asyncio.Condition()
+        self.app = Starlette(routes=[Route("/hook", self._receive, methods=["POST"])])
+
+    async def _receive(self, request: Request) -> PlainTextResponse:
+        body = json.loads(await request.body())
+        async with self._changed:
+            self.bodies.append(body)
+            self._changed.notify_all()
+        return PlainTextResponse("ok")
+
+    def statuses(self, jobid: str) -> list[str]:
+        return [b["status"] for b in self.bodies if b.get("jobid") == jobid]
+
+    async def wait_for_status(self, jobid: str, status: str) -> None:
+        """Wait (at most 10 s) until a callback with ``status`` arrived for the job."""
+        async with self._changed:
+            await asyncio.wait_for(
+                self._changed.wait_for(lambda: status in self.statuses(jobid)), 10
+            )
