@@ -27,12 +27,12 @@ app.add_typer(token_app, name="token")
 #: The simulated Discord account the demo configures (any well-formed token is a simulated user).
 DEMO_DISCORD_TOKEN = "mjapi-demo-discord-account-token"
 
-Host = Annotated[str | None, typer.Option(help="Listen address [env MJAPI_HOST].")]
-Port = Annotated[int | None, typer.Option(help="Listen port [env MJAPI_PORT].")]
+Host = Annotated[str | None, typer.Option(help="Listen address (env MJAPI_HOST).")]
+Port = Annotated[int | None, typer.Option(help="Listen port (env MJAPI_PORT).")]
 DataDir = Annotated[
-    Path | None, typer.Option(help="Folder for the database and key [env MJAPI_DATA_DIR].")
+    Path | None, typer.Option(help="Folder for the database and key (env MJAPI_DATA_DIR).")
 ]
-DiscordUrl = Annotated[str | None, typer.Option(help="Discord base URL [env MJAPI_DISCORD_URL].")]
+DiscordUrl = Annotated[str | None, typer.Option(help="Discord base URL (env MJAPI_DISCORD_URL).")]
 
 
 def _settings(**overrides: Any) -> Settings:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +17,8 @@ class Account:
 
     channel: str
     owner: int
-    discord_token: str
+    #: kept out of repr() so that a logged or printed account never shows it
+    discord_token: str = field(repr=False)
     discord_user_id: str
     max_jobs: int
     created: datetime

@@ -55,3 +55,10 @@ def test_model_of_a_completed_job() -> None:
 def test_mask_token_keeps_three_characters_each_side() -> None:
     assert mask_token("MTI3NjU0.abcdef.ghijklmnopqrstu") == "MTI...secured...stu"
     assert mask_token("short") == "...secured..."
+
+
+def test_account_repr_never_shows_the_token() -> None:
+    from tests.factories import make_account
+
+    account = make_account(discord_token="very-secret-discord-token-xyz")
+    assert "very-secret-discord-token-xyz" not in repr(account)
