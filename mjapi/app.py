@@ -15,6 +15,7 @@ from mjapi.api import errors
 from mjapi.api.routes import accounts, health, jobs
 from mjapi.clock import Clock, SystemClock
 from mjapi.engine import Engine
+from mjapi.logs import install_redaction
 from mjapi.settings import Settings
 from mjapi.storage.base import Store
 from mjapi.storage.crypto import TokenCipher
@@ -40,6 +41,40 @@ async def open_configured_store(settings: Settings) -> Store:
     return store
 
 
+@asynccontextmanager
+async def running_engine(
+    settings: Settings, clock: Clock, transport_factory: TransportFactory
+) -> AsyncIterator[tuple[Store, Engine]]:
+    """Store, transport, callbacks and engine, started; everything closed on exit."""
+    async with contextlib.AsyncExitStack() as stack:
+        store = await open_configured_store(settings)
+        stack.push_async_callback(store.close)
+        http = httpx.AsyncClient(timeout=settings.callback_timeout, follow_redirects=False)
+        stack.push_async_callback(http.aclose)
+        callbacks = CallbackSender(http, RetryPolicy(attempts=settings.callback_attempts))
+        stack.push_async_callback(callbacks.close)
+        stack.push_async_callback(_drain, callbacks, settings.callback_timeout)  # before close
+        transport = transport_factory(settings, clock)
+        stack.push_async_callback(transport.close)
+        engine = Engine(
+            store,
+            transport,
+            callbacks,
+            clock,
+            ack_timeout=settings.ack_timeout,
+            job_timeout=settings.job_timeout,
+        )
+        stack.push_async_callback(engine.stop)
+        await engine.start()
+        yield store, engine
+
+
+async def _drain(callbacks: CallbackSender, seconds: float) -> None:
+    """Give queued callbacks a short chance to go out before shutdown."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(callbacks.drain(), seconds)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -47,34 +82,14 @@ def create_app(
     transport_factory: TransportFactory = discord_transport,
 ) -> FastAPI:
     """The API app; the store, transport and engine start and stop with its lifespan."""
+    install_redaction()
     the_clock = clock or SystemClock()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = await open_configured_store(settings)
-        transport = transport_factory(settings, the_clock)
-        http = httpx.AsyncClient(timeout=settings.callback_timeout, follow_redirects=False)
-        callbacks = CallbackSender(http, RetryPolicy(attempts=settings.callback_attempts))
-        engine = Engine(
-            store,
-            transport,
-            callbacks,
-            the_clock,
-            ack_timeout=settings.ack_timeout,
-            job_timeout=settings.job_timeout,
-        )
-        app.state.store, app.state.engine = store, engine
-        try:
-            await engine.start()
+        async with running_engine(settings, the_clock, transport_factory) as (store, engine):
+            app.state.store, app.state.engine = store, engine
             yield
-        finally:
-            await engine.stop()
-            await transport.close()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(callbacks.drain(), settings.callback_timeout)
-            await callbacks.close()
-            await http.aclose()
-            await store.close()
 
     app = FastAPI(
         title="mjapi",

@@ -39,6 +39,22 @@ def redact(text: str) -> str:
     return _API_TOKEN.sub(lambda m: m.group(1) + "...secured...", text)
 
 
+class _RedactedRecord(logging.LogRecord):
+    """A record whose message is redacted however it is formatted, by whichever handler."""
+
+    def getMessage(self) -> str:
+        return redact(super().getMessage())
+
+
+def install_redaction() -> None:
+    """Redact every log record created in this process from now on (idempotent).
+
+    A record factory, unlike a handler's formatter, also covers handlers that an embedding
+    application or uvicorn's own log config installs.
+    """
+    logging.setLogRecordFactory(_RedactedRecord)
+
+
 class RedactingFormatter(logging.Formatter):
     """A formatter whose output never carries a registered or token-shaped secret."""
 
@@ -48,6 +64,7 @@ class RedactingFormatter(logging.Formatter):
 
 def configure(level: str = "INFO") -> None:
     """Send mjapi's (and uvicorn's) logs to stderr through the redacting formatter."""
+    install_redaction()
     handler = logging.StreamHandler()
     handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()

@@ -11,7 +11,7 @@ import httpx
 
 from mjapi.domain.accounts import Account
 from mjapi.domain.events import JobEvent, JobStarted
-from mjapi.errors import DiscordAuthError, MjapiError
+from mjapi.errors import DiscordAuthError
 from mjapi.transports.base import DiscordIdentity
 
 
@@ -20,9 +20,11 @@ class FakeTransport:
 
     def __init__(self, *, auto_start: bool = True) -> None:
         self.auto_start = auto_start
-        self.fail_next: MjapiError | None = None
+        #: raised by the next imagine (any exception: tests also simulate bugs)
+        self.fail_next: BaseException | None = None
         self.submitted: list[tuple[str, str, str]] = []
         self.attached: dict[str, Account] = {}
+        self.forgotten: list[str] = []
         self._events: asyncio.Queue[JobEvent] = asyncio.Queue()
 
     async def identify(self, token: str) -> DiscordIdentity:
@@ -45,6 +47,9 @@ class FakeTransport:
         if self.auto_start:
             self.emit(JobStarted(jobid, f"m-{len(self.submitted)}", f"**{prompt}** (Waiting)", "t"))
         return f"nonce-{len(self.submitted)}"
+
+    def forget(self, channel: str, jobid: str) -> None:
+        self.forgotten.append(jobid)
 
     def emit(self, event: JobEvent) -> None:
         self._events.put_nowait(event)

@@ -26,6 +26,8 @@ async def read_body(request: Request) -> dict[str, Any]:
         parsed = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest("Request body is not valid JSON") from exc
+    except RecursionError as exc:
+        raise BadRequest("Request body is nested too deeply") from exc
     if not isinstance(parsed, dict):
         raise BadRequest("Request body must be a JSON object")
     return parsed

@@ -15,30 +15,30 @@ from mjapi.errors import Busy, MjapiError, RateLimited
 log = logging.getLogger(__name__)
 
 
-def envelope(status: int, error: str, details: str | None = None, **extra: Any) -> JSONResponse:
+def envelope(
+    status: int,
+    error: str,
+    details: str | None = None,
+    *,
+    retry_after: float | None = None,
+    **extra: Any,
+) -> JSONResponse:
     body: dict[str, Any] = {"error": error}
     if details:
         body["errorDetails"] = details
     body.update(extra)
     body["code"] = status
-    return JSONResponse(body, status_code=status, headers=_headers_for(status, extra))
-
-
-def _headers_for(status: int, extra: dict[str, Any]) -> dict[str, str] | None:
-    retry_after = extra.pop("_retry_after", None)
-    if status == 429 and retry_after is not None:
-        return {"Retry-After": str(max(1, round(retry_after)))}
-    return None
+    headers = {"Retry-After": str(max(1, round(retry_after)))} if retry_after is not None else None
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def _mjapi_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, MjapiError)
-    extra: dict[str, Any] = {}
     if isinstance(exc, Busy):
-        extra["executingJobs"] = exc.executing_jobs
+        return envelope(exc.status, exc.message, exc.details, executingJobs=exc.executing_jobs)
     if isinstance(exc, RateLimited):
-        extra["_retry_after"] = exc.retry_after
-    return envelope(exc.status, exc.message, exc.details, **extra)
+        return envelope(exc.status, exc.message, exc.details, retry_after=exc.retry_after)
+    return envelope(exc.status, exc.message, exc.details)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -24,7 +24,20 @@ def text(body: dict[str, Any], name: str, *, max_len: int, required: bool = Fals
         raise BadRequest(f"Param {name} must be a string")
     if len(value) > max_len:
         raise BadRequest(f"Param {name} is too long ({len(value)}), maximum length is {max_len}")
+    if not _storable(value):
+        raise BadRequest(f"Param {name} contains characters that are not allowed")
     return value
+
+
+def _storable(value: str) -> bool:
+    """No NUL (PostgreSQL text refuses it) and no lone surrogate (not encodable as UTF-8)."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def max_jobs(body: dict[str, Any]) -> int | None:
@@ -47,18 +60,27 @@ def _whole_number(value: object) -> int | None:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+    digits = value.strip() if isinstance(value, str) else ""
+    # isdecimal() alone admits other scripts' digits; int() would then fail or surprise.
+    if digits.isascii() and digits.isdecimal() and len(digits) <= 6:
+        return int(digits)
     return None
 
 
 def reply_url(body: dict[str, Any]) -> str | None:
     url = text(body, "replyUrl", max_len=REPLY_MAX)
-    if url is not None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise BadRequest(f"Param replyUrl ({url}) is not a valid http(s) URL")
+    if url is not None and not _is_http_url(url):
+        raise BadRequest(f"Param replyUrl ({url}) is not a valid http(s) URL")
     return url
+
+
+def _is_http_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises ValueError for a port out of range or not a number
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def channel(body: dict[str, Any]) -> str | None:
@@ -84,6 +106,16 @@ def imagine_request(body: dict[str, Any]) -> ImagineRequest:
     prompt = text(body, "prompt", max_len=PROMPT_MAX, required=True)
     assert prompt is not None
     return ImagineRequest(prompt=prompt, options=job_options(body))
+
+
+def discord_token(body: dict[str, Any]) -> str:
+    """A Discord token: printable ASCII only, since it travels in an HTTP header."""
+    token = text(body, "discord", max_len=512, required=True)
+    assert token is not None
+    token = token.strip()
+    if not (token.isascii() and token.isprintable()) or " " in token:
+        raise BadRequest("Param discord is not a valid Discord token")
+    return token
 
 
 def jobid(value: str | None) -> str:

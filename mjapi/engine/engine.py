@@ -22,6 +22,7 @@ from mjapi.domain.jobs import Job, JobStatus
 from mjapi.domain.lifecycle import apply_event, expire
 from mjapi.domain.model import JobIdFactory, job_model
 from mjapi.domain.scheduling import pick_account
+from mjapi.engine.ports import Callbacks
 from mjapi.engine.requests import ImagineRequest, JobOptions
 from mjapi.engine.slots import AccountSlots
 from mjapi.engine.watchdog import STALE_ERROR, overdue
@@ -29,10 +30,11 @@ from mjapi.errors import Busy, Conflict, MjapiError, NotFound, PendingModeration
 from mjapi.logs import register_secret
 from mjapi.storage.base import Store
 from mjapi.transports.base import Transport
-from mjapi.webhooks.delivery import CallbackSender
 
 log = logging.getLogger(__name__)
 
+#: Pauses between attempts to apply an event while the store fails.
+EVENT_RETRY_DELAYS = (0.1, 0.5, 2.0, 5.0)
 NO_CONFIGURATION = "Configuration not found. To create configuration use POST account/midjourney."
 
 
@@ -43,7 +45,7 @@ class Engine:
         self,
         store: Store,
         transport: Transport,
-        callbacks: CallbackSender,
+        callbacks: Callbacks,
         clock: Clock,
         *,
         ack_timeout: float = 30.0,
@@ -96,8 +98,10 @@ class Engine:
         self, owner: int, token: str, max_jobs: int | None
     ) -> tuple[Account, bool]:
         """Discover the token's Midjourney channel, connect it, store it; True when new."""
-        register_secret(token)
         identity = await self._transport.identify(token)
+        # Only tokens Discord accepted are remembered for redaction: the set stays bounded by
+        # the number of real accounts, not by what clients post.
+        register_secret(token)
         existing = await self._store.get_account(identity.dm_channel_id)
         if existing is not None and existing.owner != owner:
             raise Conflict(f"Channel {identity.dm_channel_id} is configured by another user")
@@ -113,7 +117,12 @@ class Engine:
             pending_mod_message=existing.pending_mod_message if existing else None,
         )
         await self._transport.attach(account)
-        created = await self._store.put_account(account)
+        try:
+            created = await self._store.put_account(account)
+        except BaseException:
+            if existing is None:
+                await self._transport.detach(account.channel)
+            raise
         return account, created
 
     async def accounts(self, owner: int) -> list[Account]:
@@ -147,9 +156,14 @@ class Engine:
         await self._persist_new(job)
         try:
             nonce = await self._transport.imagine(account, job.jobid, request.prompt)
-        except MjapiError as exc:
+        except BaseException as exc:
+            # Whatever went wrong (Discord refused, a bug, the request was cancelled), the job
+            # must end and free its slot. The client gets the error, not a job, so no callback.
             refusal = exc
-            await self._mutate(job.jobid, lambda j: _failed(j, refusal, self._clock.now()))
+            now = self._clock.now()
+            await asyncio.shield(
+                self._mutate(job.jobid, lambda j: _failed(j, refusal, now), notify=False)
+            )
             raise
         await self._mutate(job.jobid, lambda j: _with_nonce(j, nonce))
         return await self._acknowledged(job.jobid)
@@ -172,6 +186,8 @@ class Engine:
         if not accounts:
             raise NotFound(NO_CONFIGURATION)
         if options.channel is not None and accounts[0].pending_mod_message:
+            raise PendingModeration()
+        if all(a.pending_mod_message for a in accounts):
             raise PendingModeration()
         return accounts
 
@@ -216,39 +232,57 @@ class Engine:
         if ack is not None:
             ack.set()
 
-    async def _mutate(self, jobid: str, change: Callable[[Job], Job | None]) -> Job | None:
-        """Apply ``change`` to the newest version of the job; None when it did not apply."""
-        lock = self._locks.setdefault(jobid, asyncio.Lock())
-        async with lock:
+    async def _mutate(
+        self, jobid: str, change: Callable[[Job], Job | None], *, notify: bool = True
+    ) -> Job | None:
+        """Apply ``change`` to the newest version of the job; None when it did not apply.
+
+        Jobs that have ended get a throw-away lock: nothing can move them any more (the store
+        refuses), so serializing is pointless and a stored lock would leak. For the same reason
+        dropping a live job's lock when it ends is safe even if others still wait on it.
+        """
+        lock = self._locks.setdefault(jobid, asyncio.Lock()) if jobid in self._live else None
+        async with lock or asyncio.Lock():
             current = self._live.get(jobid) or await self._store.get_job(jobid)
             if current is None:
                 return None
             updated = change(current)
             if updated is None or not await self._store.save_job(updated):
                 return None
-            self._after_change(current, updated)
+            self._after_change(current, updated, notify)
             return updated
 
-    def _after_change(self, before: Job, after: Job) -> None:
+    def _after_change(self, before: Job, after: Job, notify: bool) -> None:
         if after.terminal:
             self._forget(after.jobid)
+            self._transport.forget(after.channel, after.jobid)
         else:
             self._live[after.jobid] = after
         if after.status is not JobStatus.CREATED:
             ack = self._acks.pop(after.jobid, None)
             if ack is not None:
                 ack.set()
-        if after.reply_url and _news(before, after):
+        if notify and after.reply_url and _news(before, after):
             self._callbacks.send(after.jobid, after.reply_url, job_model(after))
 
     # -- background loops -------------------------------------------------------------------
 
     async def _consume_events(self) -> None:
         async for event in self._transport.events():
+            await self._apply_with_retries(event)
+
+    async def _apply_with_retries(self, event: JobEvent) -> None:
+        """Apply one event; a failing store is retried so that a result is not dropped."""
+        for delay in (*EVENT_RETRY_DELAYS, None):
             try:
                 await self._on_event(event)
+                return
             except Exception:
                 log.exception("event for %s could not be applied", event.jobid)
+            if delay is None:
+                log.error("event for %s dropped after repeated store failures", event.jobid)
+                return
+            await asyncio.sleep(delay)
 
     async def _on_event(self, event: JobEvent) -> None:
         now = self._clock.now()
@@ -277,10 +311,12 @@ def _with_nonce(job: Job, nonce: str) -> Job | None:
     return job.evolve(nonce=nonce) if job.status is JobStatus.CREATED else None
 
 
-def _failed(job: Job, exc: MjapiError, now: datetime) -> Job:
-    return job.evolve(
-        status=JobStatus.FAILED, updated=now, error=exc.message, error_details=exc.details
-    )
+def _failed(job: Job, exc: BaseException, now: datetime) -> Job:
+    if isinstance(exc, MjapiError):
+        error, details = exc.message, exc.details
+    else:
+        error, details = "The job could not be submitted", type(exc).__name__
+    return job.evolve(status=JobStatus.FAILED, updated=now, error=error, error_details=details)
 
 
 def _news(before: Job, after: Job) -> bool:

@@ -48,6 +48,10 @@ class Transport(Protocol):
         """Send ``/imagine``; returns the interaction nonce once Discord accepted it (204)."""
         ...
 
+    def forget(self, channel: str, jobid: str) -> None:
+        """Stop tracking a job the engine has ended on its own (timeout, refusal, cancel)."""
+        ...
+
     def events(self) -> AsyncIterator[JobEvent]:
         """Every job event from every attached account, in arrival order."""
         ...

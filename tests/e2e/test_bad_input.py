@@ -18,6 +18,11 @@ IMAGINE_400 = [
     ({"prompt": "p", "maxJobs": 16}, "Required param maxJobs 16 can't be more that 15"),
     ({"prompt": "p", "maxJobs": "many"}, "Param maxJobs (many) must be a number from 1 to 15"),
     ({"prompt": ["p"]}, "Param prompt must be a string"),
+    ({"prompt": "p", "maxJobs": "²"}, "Param maxJobs (²) must be a number from 1 to 15"),
+    ({"prompt": "p", "maxJobs": "9" * 5000}, "Param maxJobs (999"),
+    ({"prompt": "p", "replyUrl": "http://[::1"}, "Param replyUrl (http://[::1) is not a valid"),
+    ({"prompt": "p", "replyUrl": "http://h:99999/x"}, "Param replyUrl (http://h:99999/x) is not"),
+    ({"prompt": "a\x00b"}, "Param prompt contains characters that are not allowed"),
 ]
 
 
@@ -39,6 +44,9 @@ async def test_imagine_validation(stack: Stack, body: dict[str, Any], message: s
         (b"{not json", "Request body is not valid JSON"),
         (b"[1, 2]", "Request body must be a JSON object"),
         (b"\xff\xfe", "Request body is not valid JSON"),
+        (b'{"prompt": "p", "maxJobs": 1e309}', "Param maxJobs (inf) must be a number from 1 to"),
+        (b'{"prompt": "\\ud800"}', "Param prompt contains characters that are not allowed"),
+        (b'{"prompt": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "Request body is nested"),
     ],
 )
 async def test_malformed_bodies(stack: Stack, raw: bytes, message: str) -> None:
@@ -83,6 +91,19 @@ async def test_account_validation(stack: Stack) -> None:
         "/v2/account/midjourney", json={"discord": "x" * 30, "maxJobs": 99}
     )
     assert_envelope(too_many.json(), 400, "Required param maxJobs 99 can't be more that 15")
+
+
+@pytest.mark.parametrize("token", ["tökén-with-non-ascii-chars-0123", "token\twith-tab-0123456789"])
+async def test_account_token_must_be_a_header_value(stack: Stack, token: str) -> None:
+    reply = await stack.api.post("/v2/account/midjourney", json={"discord": token})
+    assert reply.status_code == 400
+    assert_envelope(reply.json(), 400, "Param discord is not a valid Discord token")
+
+
+async def test_account_token_rejected_by_discord(stack: Stack) -> None:
+    reply = await stack.api.post("/v2/account/midjourney", json={"discord": "short"})
+    assert reply.status_code == 400
+    assert_envelope(reply.json(), 400, "Discord rejected the token")
 
 
 async def test_form_posts_are_accepted(stack: Stack) -> None:

@@ -7,9 +7,19 @@ import io
 from typing import Any
 
 import httpx
+import pytest
 from PIL import Image
 
+from mjapi.simulator import SimulatorConfig
 from tests.e2e.conftest import DISCORD_TOKEN, Stack
+
+
+@pytest.fixture
+def simulator_config() -> SimulatorConfig:
+    # Jobs here must still be running when the test looks (GET /v2/jobs lists it; five requests
+    # race for two slots): about a second per job leaves a wide margin on a loaded machine.
+    return SimulatorConfig(step_delay=0.12, heartbeat_interval_ms=5000)
+
 
 GRID_BUTTONS = ["U1", "U2", "U3", "U4", "🔄", "V1", "V2", "V3", "V4"]
 

@@ -496,6 +496,10 @@ async def test_a_gateway_lost_for_good_fails_the_running_jobs() -> None:
             await transport.imagine(acct, "job-1", "cat")
             submitted.set()
             [failed] = await events_until_done(transport, "job-1")
+            # The runner is dead for good but kept its session id: a new job must be refused at
+            # once instead of being posted into the void (review finding B1).
+            with pytest.raises(TransportError, match="no live gateway session"):
+                await transport.imagine(acct, "job-2", "dog")
         finally:
             await transport.close()
 

@@ -13,10 +13,11 @@ import pytest
 
 from mjapi.clock import FakeClock
 from mjapi.domain.events import JobCompleted, JobFailed, JobProgressed
-from mjapi.domain.jobs import Attachment, Button, JobStatus
+from mjapi.domain.jobs import Attachment, Button, Job, JobStatus
 from mjapi.engine import Engine, ImagineRequest
 from mjapi.engine.requests import JobOptions
-from mjapi.errors import Busy, NotFound, PendingModeration, RateLimited
+from mjapi.errors import Busy, DiscordAuthError, NotFound, PendingModeration, RateLimited
+from mjapi.logs import redact
 from mjapi.storage.crypto import TokenCipher
 from mjapi.storage.sqlite import SqliteStore
 from mjapi.webhooks.delivery import CallbackSender
@@ -168,11 +169,50 @@ async def test_other_owners_cannot_read_a_job(rig: Rig) -> None:
 
 
 async def test_unacknowledged_job_is_answered_as_created(rig: Rig) -> None:
-    rig.transport.auto_start = False
-    await rig.engine.add_account(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 1)
-    rig.engine._ack_timeout = 0.01
-    job = await rig.engine.imagine(OWNER, imagine())
+    transport = FakeTransport(auto_start=False)
+    engine = Engine(rig.store, transport, rig.callbacks, rig.clock, ack_timeout=0.01)
+    await engine.add_account(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 1)
+    job = await engine.imagine(OWNER, imagine())
     assert job.status is JobStatus.CREATED and job.nonce == "nonce-1"
+
+
+async def test_only_tokens_discord_accepted_are_registered_for_redaction(rig: Rig) -> None:
+    with pytest.raises(DiscordAuthError):
+        await rig.engine.add_account(OWNER, "bad-token-never-accepted-123", 1)
+    assert redact("bad-token-never-accepted-123") == "bad-token-never-accepted-123"
+    await rig.engine.add_account(OWNER, "token-accepted-by-discord-42", 1)
+    assert "token-accepted-by-discord-42" not in redact("x token-accepted-by-discord-42 y")
+
+
+class FlakyStore(SqliteStore):
+    """Fails the first ``failures`` job writes, as a briefly unavailable database would."""
+
+    failures = 0
+
+    async def save_job(self, job: Job) -> bool:
+        if self.failures:
+            self.failures -= 1
+            raise OSError("database is locked")
+        return await super().save_job(job)
+
+
+async def test_an_event_survives_a_failing_store(tmp_path: Path) -> None:
+    store = FlakyStore(tmp_path / "db.sqlite3", TokenCipher.from_settings(tmp_path, None))
+    await store.open()
+    transport = FakeTransport()
+    async with httpx.AsyncClient() as client:
+        engine = Engine(store, transport, CallbackSender(client), FakeClock())
+        await engine.start()
+        try:
+            await engine.add_account(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 1)
+            job = await engine.imagine(OWNER, imagine())
+            store.failures = 1
+            transport.emit(JobCompleted(job.jobid, "m-2", "done", "t", (), (), "h"))
+            await transport.applied()
+            assert (await engine.job(OWNER, job.jobid)).status is JobStatus.COMPLETED
+        finally:
+            await engine.stop()
+            await store.close()
 
 
 async def test_watchdog_fails_quiet_jobs_and_late_events_are_ignored(rig: Rig) -> None:
@@ -188,6 +228,7 @@ async def test_watchdog_fails_quiet_jobs_and_late_events_are_ignored(rig: Rig) -
     assert (await rig.engine.job(OWNER, job.jobid)).status is JobStatus.FAILED
     await rig.callbacks.drain()
     assert rig.receiver.statuses(job.jobid) == ["started", "failed"]
+    assert rig.transport.forgotten == [job.jobid], "the transport must stop correlating it"
 
 
 async def test_restart_keeps_running_jobs_in_their_slots(rig: Rig, tmp_path: Path) -> None:

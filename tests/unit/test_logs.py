@@ -21,3 +21,14 @@ def test_formatter_redacts_exception_text() -> None:
     record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed for %s", None, None)
     record.args = ("another-secret-token-456",)
     assert "another-secret-token-456" not in RedactingFormatter("%(message)s").format(record)
+
+
+def test_records_are_redacted_for_any_handler() -> None:
+    from mjapi.logs import install_redaction
+
+    install_redaction()
+    register_secret("yet-another-secret-token-789")
+    record = logging.getLogger("elsewhere").makeRecord(
+        "elsewhere", logging.INFO, __file__, 1, "token %s", ("yet-another-secret-token-789",), None
+    )
+    assert "yet-another-secret-token-789" not in logging.Formatter().format(record)

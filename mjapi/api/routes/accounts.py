@@ -39,9 +39,8 @@ def account_model(account: Account) -> dict[str, Any]:
 )
 async def post_account(request: Request, caller: CallerDep, engine: EngineDep) -> JSONResponse:
     body = await read_body(request)
-    token = validation.text(body, "discord", max_len=512, required=True)
-    assert token is not None
-    account, created = await engine.add_account(caller, token.strip(), validation.max_jobs(body))
+    token = validation.discord_token(body)
+    account, created = await engine.add_account(caller, token, validation.max_jobs(body))
     status = 201 if created else 200
     reply = {
         "discord": account.masked_token,

@@ -112,6 +112,10 @@ class DiscordRest:
         except httpx.HTTPError as exc:
             # httpx texts carry the URL at most, never headers; we still only keep the type.
             raise TransportError(f"Discord unreachable ({type(exc).__name__}) on {path}") from exc
+        except (UnicodeError, ValueError) as exc:
+            # A token or value that cannot go into an HTTP header or URL (non-ASCII, control
+            # characters); never echo it, it may be the token.
+            raise DiscordAuthError("Discord token is not a valid header value") from exc
         if response.is_success:
             return response
         raise error_for(response, f"{method} {path}")

@@ -134,8 +134,10 @@ class DiscordTransport:
         if link is None:
             raise TransportError(f"account {account.channel} is not attached")
         session_id = link.runner.session_id
-        if session_id is None:
-            raise TransportError(f"account {account.channel} has no gateway session")
+        # A runner that stopped for good keeps its last session id, but nothing it posts could
+        # ever be answered: refuse now instead of leaving the job to the watchdog.
+        if session_id is None or not (link.runner.alive and link.runner.ready):
+            raise TransportError(f"account {account.channel} has no live gateway session")
 
         async def send(command: CommandRef) -> str:
             nonce = self._nonces.make(self._clock.now())
@@ -159,6 +161,12 @@ class DiscordTransport:
         return await self._commands.invoke(
             link.rest, account.channel, account.server, "imagine", send
         )
+
+    def forget(self, channel: str, jobid: str) -> None:
+        """Stop correlating ``jobid``: the engine ended it (watchdog, cancel, refusal)."""
+        link = self._links.get(channel)
+        if link is not None:
+            link.correlator.forget(jobid)
 
     async def events(self) -> AsyncGenerator[JobEvent, None]:
         """Every job event from every attached account, in arrival order, until ``close``.
