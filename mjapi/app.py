@@ -15,6 +15,7 @@ from mjapi.api import errors
 from mjapi.api.routes import accounts, health, jobs
 from mjapi.clock import Clock, SystemClock
 from mjapi.engine import Engine
+from mjapi.fetch import HttpFetcher
 from mjapi.logs import install_redaction
 from mjapi.settings import Settings
 from mjapi.storage.base import Store
@@ -52,6 +53,8 @@ async def running_engine(
         http = httpx.AsyncClient(timeout=settings.callback_timeout, follow_redirects=False)
         stack.push_async_callback(http.aclose)
         callbacks = CallbackSender(http, RetryPolicy(attempts=settings.callback_attempts))
+        downloads = httpx.AsyncClient(timeout=settings.callback_timeout, follow_redirects=True)
+        stack.push_async_callback(downloads.aclose)
         stack.push_async_callback(callbacks.close)
         stack.push_async_callback(_drain, callbacks, settings.callback_timeout)  # before close
         transport = transport_factory(settings, clock)
@@ -61,6 +64,7 @@ async def running_engine(
             transport,
             callbacks,
             clock,
+            fetcher=HttpFetcher(downloads),
             ack_timeout=settings.ack_timeout,
             job_timeout=settings.job_timeout,
         )

@@ -125,7 +125,7 @@ async def _run_demo(settings: Settings) -> None:
             await asyncio.sleep(0.05)
         store: Store = api.state.store
         owner = await _demo_user(store)
-        await api.state.engine.add_account(owner, DEMO_DISCORD_TOKEN, None)
+        await api.state.engine.accounts.add(owner, DEMO_DISCORD_TOKEN, None)
         token = await _add_token(store, owner, "demo")
         _print_banner(settings, sim.base_url, token)
         await serving

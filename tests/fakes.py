@@ -5,14 +5,21 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import httpx
 
 from mjapi.domain.accounts import Account
-from mjapi.domain.events import JobEvent, JobStarted
+from mjapi.domain.events import JobCompleted, JobEvent, JobStarted
 from mjapi.errors import DiscordAuthError
-from mjapi.transports.base import DiscordIdentity
+from mjapi.transports.base import (
+    BlendDimensions,
+    ButtonTarget,
+    DiscordIdentity,
+    ServerChannel,
+    Setting,
+    Upload,
+)
 
 
 class FakeTransport:
@@ -25,6 +32,7 @@ class FakeTransport:
         self.submitted: list[tuple[str, str, str]] = []
         self.attached: dict[str, Account] = {}
         self.forgotten: list[str] = []
+        self.clicks: list[ButtonTarget] = []
         self._events: asyncio.Queue[JobEvent] = asyncio.Queue()
 
     async def identify(self, token: str) -> DiscordIdentity:
@@ -39,13 +47,48 @@ class FakeTransport:
     async def detach(self, channel: str) -> None:
         self.attached.pop(channel, None)
 
+    async def identify_server_channel(self, token: str, channel: ServerChannel) -> DiscordIdentity:
+        identity = await self.identify(token)
+        return DiscordIdentity(identity.user_id, identity.username, identity.dm_channel_id)
+
     async def imagine(self, account: Account, jobid: str, prompt: str) -> str:
+        return self._submit(account, jobid, prompt)
+
+    async def button(
+        self,
+        account: Account,
+        jobid: str,
+        target: ButtonTarget,
+        *,
+        prompt: str | None = None,
+        mask: str | None = None,
+    ) -> str:
+        self.clicks.append(target)
+        return self._submit(account, jobid, target.custom_id)
+
+    async def blend(
+        self, account: Account, jobid: str, images: Sequence[Upload], dimensions: BlendDimensions
+    ) -> str:
+        return self._submit(account, jobid, f"blend of {len(images)} {dimensions.option}")
+
+    async def describe(self, account: Account, jobid: str, image: Upload) -> str:
+        return self._submit(account, jobid, f"describe {image.filename}")
+
+    async def seed(self, account: Account, jobid: str, target: ButtonTarget) -> str:
+        return self._submit(account, jobid, f"seed of {target.message_id}")
+
+    async def setting(self, account: Account, jobid: str, setting: Setting) -> str:
+        nonce = self._submit(account, jobid, setting.value, start=False)
+        self.emit(JobCompleted(jobid, "reply", f"Done! {setting.value}", "t", (), (), None))
+        return nonce
+
+    def _submit(self, account: Account, jobid: str, what: str, *, start: bool = True) -> str:
         if self.fail_next is not None:
             error, self.fail_next = self.fail_next, None
             raise error
-        self.submitted.append((account.channel, jobid, prompt))
-        if self.auto_start:
-            self.emit(JobStarted(jobid, f"m-{len(self.submitted)}", f"**{prompt}** (Waiting)", "t"))
+        self.submitted.append((account.channel, jobid, what))
+        if self.auto_start and start:
+            self.emit(JobStarted(jobid, f"m-{len(self.submitted)}", f"**{what}** (Waiting)", "t"))
         return f"nonce-{len(self.submitted)}"
 
     def forget(self, channel: str, jobid: str) -> None:

@@ -9,7 +9,8 @@ from fastapi import Request
 
 from mjapi.errors import BadRequest
 
-MAX_BODY_BYTES = 1_000_000
+#: Large enough for a Vary (Region) mask (a base64 PNG), small enough to refuse abuse.
+MAX_BODY_BYTES = 10_000_000
 
 
 async def read_body(request: Request) -> dict[str, Any]:
@@ -42,4 +43,9 @@ async def _form(request: Request) -> dict[str, Any]:
     for key, value in form.multi_items():
         if isinstance(value, str):
             fields.setdefault(key, value)
+    # Lists arrive as repeated fields (``blendUrls=a&blendUrls=b``) or ``blendUrls[]``.
+    for key in ("blendUrls", "blendUrls[]"):
+        urls = [v for v in form.getlist(key) if isinstance(v, str)]
+        if urls:
+            fields["blendUrls"] = urls
     return fields

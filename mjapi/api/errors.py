@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from mjapi.engine.rules import AlreadyExecuted
 from mjapi.errors import Busy, MjapiError, RateLimited
 
 log = logging.getLogger(__name__)
@@ -23,17 +24,24 @@ def envelope(
     retry_after: float | None = None,
     **extra: Any,
 ) -> JSONResponse:
-    body: dict[str, Any] = {"error": error}
+    body: dict[str, Any] = {"error": _printable(error)}
     if details:
-        body["errorDetails"] = details
+        body["errorDetails"] = _printable(details)
     body.update(extra)
     body["code"] = status
     headers = {"Retry-After": str(max(1, round(retry_after)))} if retry_after is not None else None
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def _printable(text: str) -> str:
+    """Error texts quote client input, which may hold lone surrogates JSON cannot carry."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 async def _mjapi_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, MjapiError)
+    if isinstance(exc, AlreadyExecuted):
+        return envelope(exc.status, exc.message, button=exc.button, jobid=exc.child_jobid)
     if isinstance(exc, Busy):
         return envelope(exc.status, exc.message, exc.details, executingJobs=exc.executing_jobs)
     if isinstance(exc, RateLimited):

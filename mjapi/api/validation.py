@@ -6,11 +6,22 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mjapi.domain.accounts import MAX_JOBS_CEILING
-from mjapi.engine.requests import ImagineRequest, JobOptions
+from mjapi.engine.requests import (
+    BlendRequest,
+    ButtonRequest,
+    DescribeRequest,
+    ImagineRequest,
+    JobOptions,
+    SeedRequest,
+)
 from mjapi.errors import BadRequest
+from mjapi.transports.base import BlendDimensions, ServerChannel
 
 PROMPT_MAX = 5000
 REPLY_MAX = 1024
+URL_MAX = 2048
+#: A Vary (Region) mask is a base64 PNG of the image's size.
+MASK_MAX = 8_000_000
 
 
 def text(body: dict[str, Any], name: str, *, max_len: int, required: bool = False) -> str | None:
@@ -116,6 +127,93 @@ def discord_token(body: dict[str, Any]) -> str:
     if not (token.isascii() and token.isprintable()) or " " in token:
         raise BadRequest("Param discord is not a valid Discord token")
     return token
+
+
+def required_jobid(body: dict[str, Any]) -> str:
+    found = text(body, "jobid", max_len=256, required=True)
+    assert found is not None
+    return found.strip()
+
+
+def button_request(body: dict[str, Any]) -> ButtonRequest:
+    label = text(body, "button", max_len=64, required=True)
+    assert label is not None
+    return ButtonRequest(
+        jobid=required_jobid(body),
+        button=label,
+        prompt=text(body, "prompt", max_len=PROMPT_MAX),
+        mask=text(body, "mask", max_len=MASK_MAX),
+        options=job_options(body),
+    )
+
+
+def http_url(body: dict[str, Any], name: str, value: object) -> str:
+    """One URL the server will download: a string, http(s), at most 2048 characters."""
+    found = text({name: value}, name, max_len=URL_MAX, required=True)
+    assert found is not None
+    if not _is_http_url(found):
+        raise BadRequest(f"Param {name} ({found}) is not a valid http(s) URL")
+    return found
+
+
+def blend_request(body: dict[str, Any]) -> BlendRequest:
+    urls = body.get("blendUrls")
+    if urls is None or urls == "" or urls == []:
+        raise BadRequest("Required param blendUrls is missing or empty")
+    if isinstance(urls, str):
+        urls = [urls]
+    if not isinstance(urls, list) or not 2 <= len(urls) <= 5:
+        raise BadRequest("Param blendUrls must be a list of 2 to 5 image URLs")
+    return BlendRequest(
+        urls=tuple(http_url(body, "blendUrls", url) for url in urls),
+        dimensions=blend_dimensions(body),
+        options=job_options(body),
+    )
+
+
+def blend_dimensions(body: dict[str, Any]) -> BlendDimensions:
+    value = body.get("blendDimensions")
+    if value is None or value == "":
+        return BlendDimensions.SQUARE
+    try:
+        return BlendDimensions(value)
+    except ValueError:
+        choices = ", ".join(d.value for d in BlendDimensions)
+        raise BadRequest(f"Param blendDimensions ({value}) must be one of {choices}") from None
+
+
+def describe_request(body: dict[str, Any]) -> DescribeRequest:
+    return DescribeRequest(
+        url=http_url(body, "describeUrl", body.get("describeUrl")), options=job_options(body)
+    )
+
+
+def seed_request(body: dict[str, Any]) -> SeedRequest:
+    return SeedRequest(jobid=required_jobid(body), options=job_options(body))
+
+
+def snowflake(body: dict[str, Any], name: str) -> str:
+    """A required Discord id (legacy account fields ``server`` and ``channel``)."""
+    value = body.get(name)
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    found = text({name: value}, name, max_len=32, required=True)
+    assert found is not None
+    if not found.isascii() or not found.isdecimal():
+        raise BadRequest(f"Required param {name} ({found}) is not valid Discord {name} id")
+    return found
+
+
+def server_channel(body: dict[str, Any], path_channel: str) -> ServerChannel:
+    """The legacy ``POST account/midjourney/{channel}`` body, with useapi's checks."""
+    guild = snowflake(body, "server")
+    channel_id = snowflake(body, "channel")
+    if channel_id != path_channel:
+        raise BadRequest(
+            f"Required param channel ({channel_id}) not matching to /midjourney/channel "
+            f"(/midjourney/{path_channel})"
+        )
+    return ServerChannel(guild, channel_id)
 
 
 def jobid(value: str | None) -> str:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from mjapi.domain.jobs import Attachment, Button
+from mjapi.domain.jobs import Attachment, Button, Seed
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,12 @@ class JobCompleted:
     attachments: tuple[Attachment, ...]
     buttons: tuple[Button, ...]
     job_hash: str | None
+    #: result embeds (describe's four prompts, /info, settings replies)
+    embeds: tuple[dict[str, Any], ...] = ()
+    #: the seed, for a seed job
+    seed: Seed | None = None
+    #: Discord flags of the result message (echoed when its buttons are clicked)
+    message_flags: int = 0
 
 
 @dataclass(frozen=True)

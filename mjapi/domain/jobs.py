@@ -92,6 +92,14 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Seed:
+    """The seed Midjourney reported for a job (``POST jobs/seed_async``)."""
+
+    content: str
+    value: int
+
+
+@dataclass(frozen=True)
 class Child:
     """A job spawned from this one by a button."""
 
@@ -128,6 +136,14 @@ class Job:
     button: str | None = None
     error: str | None = None
     error_details: str | None = None
+    #: Discord embeds of the result (describe suggestions, info, errors), as Discord sends them
+    embeds: tuple[dict[str, Any], ...] = ()
+    seed: Seed | None = None
+    blend_urls: tuple[str, ...] = ()
+    blend_dimensions: str | None = None
+    describe_url: str | None = None
+    #: Discord flags of the result message; a click on its buttons must echo them (64 = ephemeral)
+    message_flags: int = 0
     #: Discord correlation keys (never shown to clients)
     nonce: str | None = None
     interaction_id: str | None = None

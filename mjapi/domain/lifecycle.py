@@ -52,6 +52,9 @@ def _changes(event: JobEvent) -> dict[str, object]:
             "attachments": event.attachments,
             "buttons": event.buttons,
             "job_hash": event.job_hash,
+            "embeds": event.embeds,
+            "seed": event.seed,
+            "message_flags": event.message_flags,
             "progress": 100,
         }
     assert isinstance(event, JobFailed)

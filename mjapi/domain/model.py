@@ -39,6 +39,11 @@ def job_model(job: Job, code: int = 200) -> dict[str, Any]:
         "content": job.content,
         "timestamp": job.timestamp,
         "attachments": [a.to_json() for a in job.attachments] or None,
+        "blendUrls": list(job.blend_urls) or None,
+        "blendDimensions": job.blend_dimensions,
+        "describeUrl": job.describe_url,
+        "embeds": list(job.embeds) or None,
+        "seed": {"content": job.seed.content, "value": job.seed.value} if job.seed else None,
         "error": job.error,
         "errorDetails": job.error_details,
     }

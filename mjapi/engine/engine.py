@@ -12,30 +12,41 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from mjapi.clock import Clock
-from mjapi.domain.accounts import DEFAULT_MAX_JOBS, Account
+from mjapi.domain.accounts import Account
 from mjapi.domain.events import JobEvent
-from mjapi.domain.jobs import Job, JobStatus
-from mjapi.domain.lifecycle import apply_event, expire
+from mjapi.domain.jobs import Child, Job, JobStatus
+from mjapi.domain.lifecycle import apply_event, cancel, expire
 from mjapi.domain.model import JobIdFactory, job_model
 from mjapi.domain.scheduling import pick_account
-from mjapi.engine.ports import Callbacks
-from mjapi.engine.requests import ImagineRequest, JobOptions
+from mjapi.engine.accounts import NO_CONFIGURATION, Accounts
+from mjapi.engine.ports import Callbacks, Fetcher
+from mjapi.engine.requests import (
+    BlendRequest,
+    ButtonRequest,
+    DescribeRequest,
+    ImagineRequest,
+    JobOptions,
+    SeedRequest,
+    SettingRequest,
+)
+from mjapi.engine.rules import button_to_click, require_seedable
 from mjapi.engine.slots import AccountSlots
 from mjapi.engine.watchdog import STALE_ERROR, overdue
-from mjapi.errors import Busy, Conflict, MjapiError, NotFound, PendingModeration
+from mjapi.errors import BadRequest, Busy, MjapiError, NotFound, PendingModeration
 from mjapi.logs import register_secret
 from mjapi.storage.base import Store
-from mjapi.transports.base import Transport
+from mjapi.transports.base import ButtonTarget, Transport, Upload
 
 log = logging.getLogger(__name__)
 
 #: Pauses between attempts to apply an event while the store fails.
 EVENT_RETRY_DELAYS = (0.1, 0.5, 2.0, 5.0)
-NO_CONFIGURATION = "Configuration not found. To create configuration use POST account/midjourney."
 
 
 class Engine:
@@ -48,6 +59,7 @@ class Engine:
         callbacks: Callbacks,
         clock: Clock,
         *,
+        fetcher: Fetcher | None = None,
         ack_timeout: float = 30.0,
         job_timeout: float = 900.0,
         rng: random.Random | None = None,
@@ -55,6 +67,7 @@ class Engine:
         self._store = store
         self._transport = transport
         self._callbacks = callbacks
+        self._fetcher: Fetcher = fetcher or _NoFetcher()
         self._clock = clock
         self._ack_timeout = ack_timeout
         self._job_timeout = job_timeout
@@ -62,9 +75,13 @@ class Engine:
         self._slots = AccountSlots()
         self._ids = JobIdFactory()
         self._live: dict[str, Job] = {}
+        #: set when a job leaves ``created`` (a POST may answer) and when it ends
         self._acks: dict[str, asyncio.Event] = {}
+        self._ends: dict[str, asyncio.Event] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        #: account configuration (``/v2/account...``)
+        self.accounts = Accounts(store, transport, clock)
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -92,81 +109,88 @@ class Engine:
         except MjapiError as exc:
             log.warning("account %s could not connect: %s", account.channel, exc.message)
 
-    # -- accounts ---------------------------------------------------------------------------
-
-    async def add_account(
-        self, owner: int, token: str, max_jobs: int | None
-    ) -> tuple[Account, bool]:
-        """Discover the token's Midjourney channel, connect it, store it; True when new."""
-        identity = await self._transport.identify(token)
-        # Only tokens Discord accepted are remembered for redaction: the set stays bounded by
-        # the number of real accounts, not by what clients post.
-        register_secret(token)
-        existing = await self._store.get_account(identity.dm_channel_id)
-        if existing is not None and existing.owner != owner:
-            raise Conflict(f"Channel {identity.dm_channel_id} is configured by another user")
-        now = self._clock.now()
-        account = Account(
-            channel=identity.dm_channel_id,
-            owner=owner,
-            discord_token=token,
-            discord_user_id=identity.user_id,
-            max_jobs=max_jobs or (existing.max_jobs if existing else DEFAULT_MAX_JOBS),
-            created=existing.created if existing else now,
-            updated=now,
-            pending_mod_message=existing.pending_mod_message if existing else None,
-        )
-        await self._transport.attach(account)
-        try:
-            created = await self._store.put_account(account)
-        except BaseException:
-            if existing is None:
-                await self._transport.detach(account.channel)
-            raise
-        return account, created
-
-    async def accounts(self, owner: int) -> list[Account]:
-        return await self._store.list_accounts(owner)
-
-    # -- jobs -------------------------------------------------------------------------------
+    # -- jobs -----------------------------------------------------------------------------------
 
     async def imagine(self, owner: int, request: ImagineRequest) -> Job:
         """Submit ``/imagine``; return the job once Midjourney acknowledged it (or time ran out)."""
-        accounts = await self._candidates(owner, request.options)
-        # From here to _track there is no await: choosing the account and taking its slot is
-        # atomic with respect to other requests.
-        account = self._choose(accounts, request.options)
-        now = self._clock.now()
-        job = Job(
-            jobid=self._ids.make(now, owner, account.channel),
-            owner=owner,
-            verb="imagine",
-            status=JobStatus.CREATED,
-            created=now,
-            updated=now,
-            channel=account.channel,
-            discord=account.masked_token,
-            max_jobs=request.options.max_jobs or account.max_jobs,
-            prompt=request.prompt,
-            server=account.server,
-            reply_url=request.options.reply_url,
-            reply_ref=request.options.reply_ref,
+
+        async def submit(account: Account, jobid: str) -> str:
+            return await self._transport.imagine(account, jobid, request.prompt)
+
+        plan = _Plan("imagine", {"prompt": request.prompt}, submit)
+        return await self._run(owner, request.options, plan)
+
+    async def button(self, owner: int, request: ButtonRequest) -> Job:
+        """Click a button of a finished job; the new job runs on the parent's account."""
+        parent = await self.job(owner, request.jobid)
+        clicked = button_to_click(parent, request.button, request.prompt, request.mask)
+        account = await self._account_of(parent)
+        target = ButtonTarget(
+            parent.message_id or "", parent.message_flags, clicked.custom_id, parent.job_hash
         )
-        self._track(job)
-        await self._persist_new(job)
-        try:
-            nonce = await self._transport.imagine(account, job.jobid, request.prompt)
-        except BaseException as exc:
-            # Whatever went wrong (Discord refused, a bug, the request was cancelled), the job
-            # must end and free its slot. The client gets the error, not a job, so no callback.
-            refusal = exc
-            now = self._clock.now()
-            await asyncio.shield(
-                self._mutate(job.jobid, lambda j: _failed(j, refusal, now), notify=False)
+
+        async def submit(account: Account, jobid: str) -> str:
+            return await self._transport.button(
+                account, jobid, target, prompt=request.prompt, mask=request.mask
             )
-            raise
-        await self._mutate(job.jobid, lambda j: _with_nonce(j, nonce))
-        return await self._acknowledged(job.jobid)
+
+        fields = {
+            "button": request.button,
+            "parent_job_id": parent.jobid,
+            "prompt": request.prompt or parent.prompt,
+        }
+        plan = _Plan("button", fields, submit, parent=parent)
+        return await self._run(owner, request.options, plan, pinned=account)
+
+    async def blend(self, owner: int, request: BlendRequest) -> Job:
+        """Download the images, upload them to Discord and run ``/blend``."""
+        images = await asyncio.gather(*(self._fetcher.image(url) for url in request.urls))
+
+        async def submit(account: Account, jobid: str) -> str:
+            return await self._transport.blend(account, jobid, images, request.dimensions)
+
+        fields = {"blend_urls": request.urls, "blend_dimensions": request.dimensions.value}
+        return await self._run(owner, request.options, _Plan("blend", fields, submit))
+
+    async def describe(self, owner: int, request: DescribeRequest) -> Job:
+        """Download the image, upload it to Discord and run ``/describe``."""
+        image = await self._fetcher.image(request.url)
+
+        async def submit(account: Account, jobid: str) -> str:
+            return await self._transport.describe(account, jobid, image)
+
+        plan = _Plan("describe", {"describe_url": request.url}, submit)
+        return await self._run(owner, request.options, plan)
+
+    async def seed(self, owner: int, request: SeedRequest) -> Job:
+        """Ask Midjourney for the seed (and the four images) of a finished image job."""
+        parent = await self.job(owner, request.jobid)
+        require_seedable(parent)
+        account = await self._account_of(parent)
+        target = ButtonTarget(parent.message_id or "", parent.message_flags, "", parent.job_hash)
+
+        async def submit(account: Account, jobid: str) -> str:
+            return await self._transport.seed(account, jobid, target)
+
+        fields = {"parent_job_id": parent.jobid, "prompt": parent.prompt}
+        plan = _Plan("seed_async", fields, submit, parent=parent, child_button="seed")
+        return await self._run(owner, request.options, plan, pinned=account)
+
+    async def setting(self, owner: int, request: SettingRequest) -> Job:
+        """Run a settings command and answer with Midjourney's reply (synchronous)."""
+
+        async def submit(account: Account, jobid: str) -> str:
+            return await self._transport.setting(account, jobid, request.setting)
+
+        plan = _Plan(request.setting.value, {}, submit, takes_slot=False, until_done=True)
+        return await self._run(owner, request.options, plan)
+
+    async def cancel(self, owner: int, jobid: str) -> Job:
+        """Cancel a job that has not ended; an ended job is returned as it is."""
+        await self.job(owner, jobid)  # 404 for unknown jobs and other users' jobs
+        now = self._clock.now()
+        cancelled = await self._mutate(jobid, lambda j: cancel(j, now))
+        return cancelled or await self.job(owner, jobid)
 
     async def job(self, owner: int, jobid: str) -> Job:
         job = self._live.get(jobid) or await self._store.get_job(jobid)
@@ -178,6 +202,65 @@ class Engine:
         """Ids of the caller's jobs that have not ended, oldest first."""
         return [j.jobid for j in sorted(self._live.values(), key=_age) if j.owner == owner]
 
+    async def _run(
+        self, owner: int, options: JobOptions, plan: _Plan, *, pinned: Account | None = None
+    ) -> Job:
+        reply_url = options.reply_url or await self._default_reply_url(owner)
+        accounts = [pinned] if pinned else await self._candidates(owner, options)
+        # From here to _track there is no await: choosing the account and taking its slot is
+        # atomic with respect to other requests.
+        account = self._choose(accounts, options) if plan.takes_slot else self._only(accounts)
+        now = self._clock.now()
+        job = Job(
+            jobid=self._ids.make(now, owner, account.channel),
+            owner=owner,
+            verb=plan.verb,
+            status=JobStatus.CREATED,
+            created=now,
+            updated=now,
+            channel=account.channel,
+            discord=account.masked_token,
+            max_jobs=options.max_jobs or account.max_jobs,
+            server=account.server,
+            reply_url=reply_url,
+            reply_ref=options.reply_ref,
+            **plan.fields,
+        )
+        self._track(job, occupy=plan.takes_slot)
+        await self._persist_new(job)
+        if plan.parent is not None:
+            child = Child(plan.child_button or job.button or plan.verb, job.jobid)
+            await self._store.add_child(plan.parent.jobid, child)
+        await self._submit(job, account, plan)
+        return await self._answer(job.jobid, until_done=plan.until_done)
+
+    async def _submit(self, job: Job, account: Account, plan: _Plan) -> None:
+        try:
+            nonce = await plan.submit(account, job.jobid)
+        except BaseException as exc:
+            # Whatever went wrong (Discord refused, a bug, the request was cancelled), the job
+            # must end and free its slot. The client gets the error, not a job, so no callback.
+            refusal = exc
+            now = self._clock.now()
+            await asyncio.shield(
+                self._mutate(job.jobid, lambda j: _failed(j, refusal, now), notify=False)
+            )
+            raise
+        await self._mutate(job.jobid, lambda j: _with_nonce(j, nonce))
+
+    async def _default_reply_url(self, owner: int) -> str | None:
+        profile = await self._store.get_profile(owner)
+        return profile.reply_url if profile else None
+
+    async def _account_of(self, parent: Job) -> Account:
+        """The account a follow-up of ``parent`` must run on (useapi: the parent's channel)."""
+        account = await self._store.get_account(parent.channel)
+        if account is None or account.owner != parent.owner:
+            raise NotFound(f"Configuration not found for channel {parent.channel}")
+        if account.pending_mod_message:
+            raise PendingModeration()
+        return account
+
     async def _candidates(self, owner: int, options: JobOptions) -> list[Account]:
         """The accounts a new job may use: the one named by ``channel``, else all of them."""
         accounts = await self._store.list_accounts(owner)
@@ -185,8 +268,6 @@ class Engine:
             accounts = [a for a in accounts if a.channel == options.channel]
         if not accounts:
             raise NotFound(NO_CONFIGURATION)
-        if options.channel is not None and accounts[0].pending_mod_message:
-            raise PendingModeration()
         if all(a.pending_mod_message for a in accounts):
             raise PendingModeration()
         return accounts
@@ -197,6 +278,16 @@ class Engine:
             raise Busy(sorted(j for a in accounts for j in self._slots.running(a.channel)))
         return account
 
+    @staticmethod
+    def _only(accounts: list[Account]) -> Account:
+        """The account a slot-less command runs on: useapi wants ``channel`` when in doubt."""
+        usable = [a for a in accounts if a.eligible]
+        if len(usable) != 1:
+            raise BadRequest(
+                f"Param channel is required when {len(usable)} accounts are configured"
+            )
+        return usable[0]
+
     async def _persist_new(self, job: Job) -> None:
         try:
             await self._store.insert_job(job)
@@ -204,11 +295,12 @@ class Engine:
             self._forget(job.jobid)
             raise
 
-    async def _acknowledged(self, jobid: str) -> Job:
-        ack = self._acks.get(jobid)
-        if ack is not None:
+    async def _answer(self, jobid: str, *, until_done: bool) -> Job:
+        """The job once acknowledged (or ended, with ``until_done``), or as it is at the timeout."""
+        signal = (self._ends if until_done else self._acks).get(jobid)
+        if signal is not None:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(ack.wait(), self._ack_timeout)
+                await asyncio.wait_for(signal.wait(), self._ack_timeout)
         return self._live.get(jobid) or await self._require(jobid)
 
     async def _require(self, jobid: str) -> Job:
@@ -219,18 +311,21 @@ class Engine:
 
     # -- changes ----------------------------------------------------------------------------
 
-    def _track(self, job: Job) -> None:
+    def _track(self, job: Job, *, occupy: bool = True) -> None:
         self._live[job.jobid] = job
         self._acks.setdefault(job.jobid, asyncio.Event())
-        self._slots.occupy(job.channel, job.jobid)
+        self._ends.setdefault(job.jobid, asyncio.Event())
+        if occupy:
+            self._slots.occupy(job.channel, job.jobid)
 
     def _forget(self, jobid: str) -> None:
         self._live.pop(jobid, None)
         self._locks.pop(jobid, None)
         self._slots.release(jobid)
-        ack = self._acks.pop(jobid, None)
-        if ack is not None:
-            ack.set()
+        for signals in (self._acks, self._ends):
+            signal = signals.pop(jobid, None)
+            if signal is not None:
+                signal.set()
 
     async def _mutate(
         self, jobid: str, change: Callable[[Job], Job | None], *, notify: bool = True
@@ -300,6 +395,31 @@ class Engine:
         for job in overdue(list(self._live.values()), now, self._job_timeout):
             log.warning("job %s timed out", job.jobid)
             await self._mutate(job.jobid, lambda j: expire(j, now, STALE_ERROR))
+
+
+SubmitFn = Callable[[Account, str], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What kind of job to create and how to send it."""
+
+    verb: str
+    fields: dict[str, Any]
+    submit: SubmitFn
+    takes_slot: bool = True
+    #: answer only when the job has ended (settings commands are synchronous in useapi)
+    until_done: bool = False
+    #: the job this one acts on; it gets a ``children`` entry
+    parent: Job | None = None
+    child_button: str | None = None
+
+
+class _NoFetcher:
+    """Used when no fetcher is wired: URL-based jobs are then refused clearly."""
+
+    async def image(self, url: str) -> Upload:
+        raise BadRequest("This server cannot download images")
 
 
 def _age(job: Job) -> datetime:

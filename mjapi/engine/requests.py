@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mjapi.transports.base import BlendDimensions, Setting
+
 
 @dataclass(frozen=True)
 class JobOptions:
@@ -20,4 +22,48 @@ class ImagineRequest:
     """``POST jobs/imagine``."""
 
     prompt: str
+    options: JobOptions = JobOptions()
+
+
+@dataclass(frozen=True)
+class ButtonRequest:
+    """``POST jobs/button``."""
+
+    jobid: str
+    button: str
+    prompt: str | None = None
+    mask: str | None = None
+    options: JobOptions = JobOptions()
+
+
+@dataclass(frozen=True)
+class BlendRequest:
+    """``POST jobs/blend``."""
+
+    urls: tuple[str, ...]
+    dimensions: BlendDimensions = BlendDimensions.SQUARE
+    options: JobOptions = JobOptions()
+
+
+@dataclass(frozen=True)
+class DescribeRequest:
+    """``POST jobs/describe``."""
+
+    url: str
+    options: JobOptions = JobOptions()
+
+
+@dataclass(frozen=True)
+class SeedRequest:
+    """``POST jobs/seed_async``."""
+
+    jobid: str
+    options: JobOptions = JobOptions()
+
+
+@dataclass(frozen=True)
+class SettingRequest:
+    """``POST jobs/info | fast | relax | turbo | variability | remix``."""
+
+    setting: Setting
     options: JobOptions = JobOptions()

@@ -8,6 +8,13 @@ from collections.abc import Mapping
 from mjapi.simulator.commands_data import INDEX_VERSION, application, application_commands
 from mjapi.simulator.objects import JsonObject
 
+#: the commands the bot plays; REST refuses the others with a clear "not implemented" 400
+PLAYED_COMMANDS = frozenset(
+    {"imagine", "fast", "relax", "turbo", "blend", "describe", "info", "prefer"}
+)
+#: the /prefer sub-commands the bot plays
+PLAYED_PREFERENCES = frozenset({"remix", "variability"})
+
 
 class CommandIndex:
     """Midjourney's commands with their current versions; tests may change a version at run time."""

@@ -48,6 +48,11 @@ class SimulatorConfig:
     command_versions: Mapping[str, str] = field(default_factory=dict)
     #: the CDN keeps at most this many files; the oldest are forgotten first
     max_stored_attachments: int = 5000
+    #: longer side of a video batch MP4 (a 2×2 batch; each clip is half of it)
+    video_size: int = 256
+    #: frames per clip and their rate (12 at 12 fps: one second)
+    video_frames: int = 12
+    video_fps: int = 12
 
     def __post_init__(self) -> None:
         unknown = {self.default_plan, *self.plans.values()} - PLAN_CONCURRENCY.keys()
@@ -59,6 +64,8 @@ class SimulatorConfig:
             raise ValueError("step_delay and wait_queue_size must not be negative")
         if self.grid_size < 64 or self.preview_size < 16:
             raise ValueError("grid_size must be >= 64 and preview_size >= 16")
+        if self.video_size < 32 or self.video_frames < 1 or self.video_fps < 1:
+            raise ValueError("video_size must be >= 32, video_frames and video_fps >= 1")
 
     def plan_for(self, token: str) -> str:
         """The plan of the account behind ``token``."""

@@ -9,6 +9,7 @@ from mjapi.simulator.objects import JsonObject
 #: Discord JSON error codes the simulator answers with
 UNKNOWN_CHANNEL = 10003
 UNKNOWN_GUILD = 10004
+UNKNOWN_MESSAGE = 10008
 UNKNOWN_USER = 10013
 UNKNOWN_APPLICATION_COMMAND = 10063
 UNKNOWN_APPLICATION = 10002

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mjapi.simulator import components as buttons
 from mjapi.simulator.objects import JsonObject, bot_user, public_user
 from mjapi.simulator.snowflake import message_timestamp
 from mjapi.simulator.state import SimChannel
 from mjapi.simulator.users import MJ_BOT_ID, SimUser
 
-#: message types (Discord): 0 default, 20 chat-input command reply
+#: message types (Discord): 0 default, 19 reply, 20 chat-input command reply
 DEFAULT = 0
+REPLY = 19
 CHAT_INPUT_COMMAND = 20
 #: message flag: only the invoking user sees it
 EPHEMERAL = 64
@@ -45,6 +47,8 @@ class InteractionContext:
     interaction_id: str
     #: the client's nonce, if it sent one
     nonce: str | None
+    #: 2 application command, 3 component (button), 5 modal submit
+    interaction_type: int = 2
 
 
 def waiting_content(prompt: str, user_id: str) -> str:
@@ -98,7 +102,7 @@ def _interaction_reply(
         message["nonce"] = ctx.nonce
     message["interaction"] = {
         "id": ctx.interaction_id,
-        "type": 2,
+        "type": ctx.interaction_type,
         "name": ctx.command,
         "user": user,
     }
@@ -106,7 +110,7 @@ def _interaction_reply(
     owner = ctx.channel.guild_id or "0"
     message["interaction_metadata"] = {
         "id": ctx.interaction_id,
-        "type": 2,
+        "type": ctx.interaction_type,
         "name": ctx.command,
         "command_type": 1,
         "user": user,
@@ -132,11 +136,20 @@ def stored(message: JsonObject) -> JsonObject:
 
 
 def progress_edit(
-    waiting: JsonObject, content: str, preview: JsonObject, edited_at: str
+    waiting: JsonObject,
+    content: str,
+    preview: JsonObject,
+    edited_at: str,
+    components: list[JsonObject] | None = None,
 ) -> JsonObject:
-    """The waiting message edited to a progress step with its preview (captures 07-09)."""
+    """The waiting message edited to a progress step with its preview (captures 07-09).
+
+    ``components``: the Cancel Job row progress messages carry since 2024 (reference §6 gaps).
+    """
     edit = stored(waiting)
     edit.update(content=content, attachments=[preview], edited_timestamp=edited_at)
+    if components is not None:
+        edit["components"] = components
     return edit
 
 
@@ -162,26 +175,7 @@ def result_message(
 
 def grid_components(job_hash: str, web_link: bool) -> list[JsonObject]:
     """U1-U4 + 🔄 and V1-V4 (+ the link button) as in captures 10 and 20."""
-    upscales = [_button(f"U{i}", f"MJ::JOB::upsample::{i}::{job_hash}") for i in range(1, 5)]
-    reroll: JsonObject = {
-        "type": 2,
-        "style": 2,
-        "emoji": {"name": "🔄"},
-        "custom_id": f"MJ::JOB::reroll::0::{job_hash}::SOLO",
-    }
-    variations = [_button(f"V{i}", f"MJ::JOB::variation::{i}::{job_hash}") for i in range(1, 5)]
-    if web_link:
-        # capture 20: a link button with a zero-width-space label and no custom_id
-        link = f"https://www.midjourney.com/jobs/{job_hash}"
-        variations.append({"type": 2, "style": 5, "label": "\u200b", "url": link})
-    return [
-        {"type": 1, "components": [*upscales, reroll]},
-        {"type": 1, "components": variations},
-    ]
-
-
-def _button(label: str, custom_id: str) -> JsonObject:
-    return {"type": 2, "style": 2, "label": label, "custom_id": custom_id}
+    return buttons.grid(job_hash, web_link)
 
 
 def embed_reply(
@@ -214,3 +208,74 @@ def deleted(channel: SimChannel, message_id: str) -> JsonObject:
     if channel.guild_id is not None:
         payload["guild_id"] = channel.guild_id
     return payload
+
+
+def reference_to(parent: JsonObject) -> JsonObject:
+    """``message_reference`` of a reply to ``parent`` (captures 12, 25)."""
+    reference: JsonObject = {
+        "type": 0,
+        "channel_id": parent["channel_id"],
+        "message_id": parent["id"],
+    }
+    if "guild_id" in parent:
+        reference["guild_id"] = parent["guild_id"]
+    return reference
+
+
+def button_reply(
+    ctx: InteractionContext,
+    message_id: str,
+    content: str,
+    parent: JsonObject,
+    *,
+    flags: int = 0,
+    with_nonce: bool = True,
+) -> JsonObject:
+    """A type 19 reply to the message whose button was clicked (captures 12, 13, 22-28).
+
+    It carries ``message_reference`` and the parent as ``referenced_message`` (captures 17, 25),
+    the webhook/application ids of a bot answer, and the click's nonce when asked.
+    """
+    message = _message(ctx.channel, message_id, content, REPLY, flags)
+    message["mentions"] = [public_user(ctx.user)]
+    message["webhook_id"] = MJ_BOT_ID
+    message["application_id"] = MJ_BOT_ID
+    message["message_reference"] = reference_to(parent)
+    message["referenced_message"] = stored(parent)
+    if with_nonce and ctx.nonce is not None:
+        message["nonce"] = ctx.nonce
+    return message
+
+
+def with_components(
+    message: JsonObject, components: list[JsonObject], edited_at: str
+) -> JsonObject:
+    """``message`` edited to new buttons, e.g. a used one turned primary."""
+    edit = stored(message)
+    edit.update(components=components, edited_timestamp=edited_at)
+    return edit
+
+
+def interaction_reply(
+    ctx: InteractionContext, message_id: str, content: str, flags: int
+) -> JsonObject:
+    """A type 20 reply to a slash command (info, describe, prefer ...)."""
+    return _interaction_reply(ctx, message_id, content, flags)
+
+
+def direct_message(channel: SimChannel, message_id: str, content: str) -> JsonObject:
+    """A plain message of the bot, e.g. the seed DM (reference §3.4): type 0, no interaction."""
+    return _message(channel, message_id, content, DEFAULT, 0)
+
+
+def application() -> JsonObject:
+    """``application`` of modal events: the Midjourney Bot (reference §2.4)."""
+    return {
+        "id": MJ_BOT_ID,
+        "name": "Midjourney Bot",
+        "icon": "f6ce562a6b4979c4b1cbc5b436d3be76",
+        "description": "",
+        "bot_public": True,
+        "bot_require_code_grant": False,
+        "flags": 0,
+    }

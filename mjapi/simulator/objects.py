@@ -99,6 +99,19 @@ def guild_text_channel(user: SimUser, last_message_id: str | None) -> JsonObject
     }
 
 
+def partial_guild(user: SimUser) -> JsonObject:
+    """The server as ``GET /users/@me/guilds`` lists it (owner: the user)."""
+    return {
+        "id": user.guild_id,
+        "name": f"{user.username}'s server",
+        "icon": None,
+        "banner": None,
+        "owner": True,
+        "permissions": "2251799813685247",
+        "features": [],
+    }
+
+
 def guild(user: SimUser, last_message_id: str | None) -> JsonObject:
     """The user's server as READY lists it (a minimal subset of the real object)."""
     return {

@@ -14,9 +14,17 @@ from starlette.routing import BaseRoute, Route
 from mjapi.simulator import errors
 from mjapi.simulator.bot import MidjourneyBot, Submission
 from mjapi.simulator.gateway_hub import GatewayHub
-from mjapi.simulator.interactions import read_body, validate
-from mjapi.simulator.objects import JsonObject, current_user, dm_channel, guild_text_channel
+from mjapi.simulator.interactions import AcceptedClick, AcceptedModal, read_body, validate
+from mjapi.simulator.objects import (
+    JsonObject,
+    current_user,
+    dm_channel,
+    guild_text_channel,
+    partial_guild,
+)
+from mjapi.simulator.seed import ENVELOPE
 from mjapi.simulator.state import DEFAULT_PAGE, MAX_PAGE, SimChannel, SimulatorState
+from mjapi.simulator.uploads import requested_files
 from mjapi.simulator.users import MJ_BOT_ID, SimUser
 
 
@@ -44,6 +52,14 @@ class RestApi:
             Route("/channels/{channel_id}/messages", self.messages),
             Route("/channels/{channel_id}/application-command-index", self.channel_commands),
             Route("/guilds/{guild_id}/application-command-index", self.guild_commands),
+            Route("/users/@me/guilds", self.my_guilds),
+            Route("/guilds/{guild_id}/channels", self.guild_channels),
+            Route("/channels/{channel_id}/attachments", self.upload_slots, methods=["POST"]),
+            Route(
+                "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me",
+                self.reaction,
+                methods=["PUT", "DELETE"],
+            ),
             Route("/interactions", self.interactions, methods=["POST"]),
         ]
 
@@ -126,16 +142,70 @@ class RestApi:
 
     async def guild_commands(self, request: Request) -> Response:
         user = self._user(request)
-        if request.path_params["guild_id"] != user.guild_id:
-            raise errors.unknown("Guild", errors.UNKNOWN_GUILD)
+        self._guild(user, request.path_params["guild_id"])
         return JSONResponse(self._state.commands.response())
+
+    def _guild(self, user: SimUser, guild_id: str) -> None:
+        if guild_id != user.guild_id:
+            raise errors.unknown("Guild", errors.UNKNOWN_GUILD)
+
+    async def my_guilds(self, request: Request) -> Response:
+        """``GET /users/@me/guilds``: the one server of the simulated user."""
+        return JSONResponse([partial_guild(self._user(request))])
+
+    async def guild_channels(self, request: Request) -> Response:
+        """``GET /guilds/{id}/channels``: its text channel where the bot answers."""
+        user = self._user(request)
+        self._guild(user, request.path_params["guild_id"])
+        channel = self._state.channels[user.guild_channel_id]
+        return JSONResponse([self._channel_object(user, channel)])
+
+    async def upload_slots(self, request: Request) -> Response:
+        """``POST /channels/{id}/attachments``: upload slots (reference §1.9)."""
+        user = self._user(request)
+        channel = self._channel(user, request.path_params["channel_id"])
+        try:
+            body = await request.json()
+        except ValueError:
+            raise errors.invalid_json() from None
+        slots: list[JsonObject] = []
+        for file in requested_files(body):
+            token, slot = self._state.uploads.open(
+                user.id, channel.id, file["filename"], file["file_size"]
+            )
+            slots.append(
+                {
+                    "id": file.get("id", len(slots)),
+                    "upload_url": f"{origin_of(request)}/upload/{token}",
+                    "upload_filename": slot.upload_filename,
+                }
+            )
+        return JSONResponse({"attachments": slots})
+
+    async def reaction(self, request: Request) -> Response:
+        """``PUT|DELETE .../reactions/{emoji}/@me``: ✉️ on a job asks for its seed (§3.4)."""
+        user = self._user(request)
+        channel = self._channel(user, request.path_params["channel_id"])
+        message_id = request.path_params["message_id"]
+        if self._state.message(channel.id, message_id) is None:
+            raise errors.unknown("Message", errors.UNKNOWN_MESSAGE)
+        if request.method == "PUT" and request.path_params["emoji"] == ENVELOPE:
+            self._bot.reacted(user, channel, message_id, origin_of(request))
+        return Response(status_code=204)
 
     async def interactions(self, request: Request) -> Response:
         """``POST /interactions``: 204 at once; the bot answers on the gateway afterwards."""
         user = self._user(request)
         body = await read_body(request)
         live = {session.session_id for session in self._hub.sessions(user.id)}
-        command = validate(body, user, self._state, live)
+        accepted = validate(body, user, self._state, live)
+        if isinstance(accepted, AcceptedClick):
+            self._bot.click(user, accepted, origin_of(request))
+            return Response(status_code=204)
+        if isinstance(accepted, AcceptedModal):
+            self._bot.submit_modal(user, accepted, origin_of(request))
+            return Response(status_code=204)
+        command = accepted
         self._bot.submit(
             Submission(
                 user=user,

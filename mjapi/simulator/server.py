@@ -25,6 +25,7 @@ from mjapi.simulator.config import SimulatorConfig
 from mjapi.simulator.errors import DiscordError
 from mjapi.simulator.gateway import gateway_endpoint
 from mjapi.simulator.gateway_hub import GatewayHub
+from mjapi.simulator.inpaint import InpaintApi
 from mjapi.simulator.rest import RestApi
 from mjapi.simulator.snowflake import SnowflakeFactory
 from mjapi.simulator.state import SimulatorState
@@ -62,6 +63,7 @@ class Simulator:
 
     def _build_app(self, cdn: Cdn) -> Starlette:
         rest = RestApi(self.state, self.hub, self.bot).routes()
+        inpaint = InpaintApi(self.state, self.bot)
         routes = [
             Mount("/api/v9", routes=rest),
             Mount("/api/v10", routes=rest),
@@ -70,6 +72,10 @@ class Simulator:
             WebSocketRoute("/gateway/", self._gateway),
             Route(_CDN_PATH, cdn.serve),
             Route(f"/media{_CDN_PATH}", cdn.serve),
+            # upload slots' URLs (Google storage in production, reference §1.9)
+            Route("/upload/{token}", self.state.uploads.put, methods=["PUT"]),
+            # the Vary (Region) editor's backend (discordsays.com in production, §1.6)
+            Route("/discordsays/inpaint/api/submit-job", inpaint.submit_job, methods=["POST"]),
         ]
         handlers: dict[Any, Any] = {
             DiscordError: _discord_error,

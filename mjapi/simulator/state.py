@@ -8,7 +8,13 @@ from mjapi.simulator.cdn import Cdn
 from mjapi.simulator.commands import CommandIndex
 from mjapi.simulator.config import SimulatorConfig
 from mjapi.simulator.objects import JsonObject
+from mjapi.simulator.pending import Pending, PendingIframe, PendingModal
+from mjapi.simulator.results import ResultRegistry
+from mjapi.simulator.uploads import UploadStore
 from mjapi.simulator.users import SimUser, derive_user, is_well_formed
+
+#: message flag: only the invoking user sees it (Discord never lists these in history)
+_EPHEMERAL = 64
 
 #: Discord's default and maximum ``limit`` of ``GET /channels/{id}/messages``
 DEFAULT_PAGE = 50
@@ -39,6 +45,16 @@ class SimulatorState:
         self.messages: dict[str, dict[str, JsonObject]] = {}
         #: user id -> "fast" | "relaxed" | "turbo" (set by /fast, /relax, /turbo)
         self.modes: dict[str, str] = {}
+        #: users with remix mode / high variability mode on (``/prefer remix|variability``)
+        self.remix: set[str] = set()
+        self.high_variability: set[str] = set()
+        #: the finished bot messages whose buttons can be played
+        self.results = ResultRegistry(config.max_stored_attachments)
+        #: upload slots and their bytes (reference §1.9)
+        self.uploads = UploadStore()
+        #: modals (by modal id) and Vary (Region) editors (by token) awaiting a submit
+        self.modals: Pending[PendingModal] = Pending()
+        self.iframes: Pending[PendingIframe] = Pending()
 
     def user_for_token(self, token: str | None) -> SimUser | None:
         """The user a token authenticates, registered on first sight; None if refused."""
@@ -62,14 +78,22 @@ class SimulatorState:
         return self.modes.get(user_id, "fast")
 
     def save_message(self, message: JsonObject) -> None:
-        """Store a created or edited message (its latest version is what REST shows)."""
+        """Store a created or edited message (its latest version is what REST shows).
+
+        Ephemeral ones are kept too (their buttons, e.g. Cancel Job, can be clicked) but never
+        listed, like Discord.
+        """
         self.messages[message["channel_id"]][message["id"]] = message
+
+    def message(self, channel_id: str, message_id: str) -> JsonObject | None:
+        return self.messages.get(channel_id, {}).get(message_id)
 
     def delete_message(self, channel_id: str, message_id: str) -> bool:
         return self.messages[channel_id].pop(message_id, None) is not None
 
     def last_message_id(self, channel_id: str) -> str | None:
-        ids = self.messages.get(channel_id, {})
+        messages = self.messages.get(channel_id, {})
+        ids = [key for key, message in messages.items() if not message["flags"] & _EPHEMERAL]
         return max(ids, key=int) if ids else None
 
     def channel_messages(
@@ -80,7 +104,11 @@ class SimulatorState:
         after: str | None = None,
     ) -> list[JsonObject]:
         """A page of the channel's history, newest first, like Discord."""
-        stored = self.messages.get(channel_id, {})
+        stored = {
+            key: message
+            for key, message in self.messages.get(channel_id, {}).items()
+            if not message["flags"] & _EPHEMERAL
+        }
         ids = sorted(stored, key=int, reverse=True)
         if before is not None:
             ids = [i for i in ids if int(i) < int(before)]

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Protocol
 
 from mjapi.domain.accounts import Account
-from mjapi.domain.jobs import Job
+from mjapi.domain.jobs import Child, Job
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,17 @@ class ApiToken:
     user_id: int
     created: datetime
     label: str | None = None
+
+
+@dataclass(frozen=True)
+class UserProfile:
+    """Account-wide settings of one API user (``GET``/``POST /v2/account``)."""
+
+    user_id: int
+    created: datetime
+    name: str | None = None
+    #: the default callback for calls that do not pass their own ``replyUrl``
+    reply_url: str | None = None
 
 
 class JobStore(Protocol):
@@ -40,6 +51,13 @@ class JobStore(Protocol):
 
     async def unfinished_jobs(self, owner: int | None = None) -> list[Job]:
         """Jobs not yet terminal (all owners when ``owner`` is None), oldest first."""
+        ...
+
+    async def add_child(self, parent_jobid: str, child: Child) -> bool:
+        """Append ``child`` to the parent's children whatever the parent's status.
+
+        Atomic: concurrent calls never lose a child. False when the parent does not exist.
+        """
         ...
 
 
@@ -68,6 +86,12 @@ class TokenStore(Protocol):
 
     async def next_user_id(self) -> int:
         """A user id never handed out before."""
+        ...
+
+    async def get_profile(self, user_id: int) -> UserProfile | None: ...
+
+    async def put_profile(self, profile: UserProfile) -> None:
+        """Insert or replace the user's profile."""
         ...
 
 

@@ -1,7 +1,9 @@
-"""Job and Account <-> database row, shared by the SQLite and PostgreSQL stores.
+"""Job, Account and UserProfile <-> database row, shared by the SQLite and PostgreSQL stores.
 
 Scalars are real columns (the ones queries filter on are indexed); the tuples of attachments,
-buttons and children and the free-form ``extra`` are JSON text columns. Datetimes are UTC:
+buttons, children, embeds and blend URLs and the free-form ``extra`` are JSON text columns (jsonb
+in PostgreSQL, except embeds: json, which keeps Discord's key order). The seed is two columns,
+both NULL when there is none. Datetimes are UTC:
 ``timestamptz`` in PostgreSQL, fixed-width ISO-8601 text in SQLite (so text order is time order).
 The Discord token is stored only encrypted, in ``discord_token_enc``.
 """
@@ -13,7 +15,8 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from mjapi.domain.accounts import Account
-from mjapi.domain.jobs import Attachment, Button, Child, Job, JobStatus, predecessors
+from mjapi.domain.jobs import Attachment, Button, Child, Job, JobStatus, Seed, predecessors
+from mjapi.storage.base import UserProfile
 from mjapi.storage.crypto import TokenCipher
 
 #: Column order of ``jobs``; PostgreSQL's positional parameters $1..$N follow it.
@@ -46,6 +49,14 @@ JOB_COLUMNS: tuple[str, ...] = (
     "interaction_id",
     "job_hash",
     "extra",
+    # added by migration 0002
+    "embeds",
+    "seed_content",
+    "seed_value",
+    "blend_urls",
+    "blend_dimensions",
+    "describe_url",
+    "message_flags",
 )
 
 #: Column order of ``accounts``; PostgreSQL's positional parameters $1..$N follow it.
@@ -62,13 +73,16 @@ ACCOUNT_COLUMNS: tuple[str, ...] = (
     "disabled_reason",
 )
 
-_JSON_COLUMNS = frozenset({"attachments", "buttons", "children", "extra"})
-#: Job columns whose value is stored as is (no JSON, no time or enum conversion).
-_PLAIN_JOB_COLUMNS = tuple(
-    column
-    for column in JOB_COLUMNS
-    if column not in _JSON_COLUMNS | {"status", "created", "updated"}
+#: Column order of ``profiles``; PostgreSQL's positional parameters $1..$N follow it.
+PROFILE_COLUMNS: tuple[str, ...] = ("user_id", "created", "name", "reply_url")
+
+_CONVERTED_JOB_COLUMNS = frozenset(
+    {"attachments", "buttons", "children", "extra", "embeds", "blend_urls"}
+    | {"status", "created", "updated", "seed_content", "seed_value"}
 )
+#: Job columns whose value is stored as is (no JSON, no time or enum conversion), each named
+#: like its Job field.
+_PLAIN_JOB_COLUMNS = tuple(c for c in JOB_COLUMNS if c not in _CONVERTED_JOB_COLUMNS)
 
 #: Statuses of jobs still running, as stored (what ``unfinished_jobs`` selects).
 UNFINISHED_STATUSES: tuple[str, ...] = tuple(
@@ -109,13 +123,16 @@ def job_to_row(job: Job) -> dict[str, Any]:
     """Column name -> value; datetimes stay datetimes (SQLite turns them into text)."""
     return {
         **{column: getattr(job, column) for column in _PLAIN_JOB_COLUMNS},
+        **_seed_to_row(job.seed),
         "status": job.status.value,
         "created": utc(job.created),
         "updated": utc(job.updated),
         "attachments": _dump([attachment.to_json() for attachment in job.attachments]),
         "buttons": _dump([[button.label, button.custom_id] for button in job.buttons]),
-        "children": _dump([[c.button, c.jobid, c.message_id] for c in job.children]),
+        "children": _dump([_child_item(child) for child in job.children]),
         "extra": _dump(job.extra),
+        "embeds": _dump(list(job.embeds), sort_keys=False),
+        "blend_urls": _dump(list(job.blend_urls)),
     }
 
 
@@ -130,7 +147,31 @@ def job_from_row(row: Row) -> Job:
         buttons=tuple(Button(label, custom_id) for label, custom_id in json.loads(row["buttons"])),
         children=tuple(Child(*item) for item in json.loads(row["children"])),
         extra=json.loads(row["extra"]),
+        embeds=tuple(json.loads(row["embeds"])),
+        seed=_seed_from_row(row),
+        blend_urls=tuple(json.loads(row["blend_urls"])),
     )
+
+
+def child_to_json(child: Child) -> str:
+    """One entry of the ``children`` array, as JSON (what ``add_child`` appends in SQL)."""
+    return _dump(_child_item(child))
+
+
+def _child_item(child: Child) -> list[str | None]:
+    return [child.button, child.jobid, child.message_id]
+
+
+def _seed_to_row(seed: Seed | None) -> dict[str, Any]:
+    if seed is None:
+        return {"seed_content": None, "seed_value": None}
+    return {"seed_content": seed.content, "seed_value": seed.value}
+
+
+def _seed_from_row(row: Row) -> Seed | None:
+    # The schema's CHECK keeps both columns NULL or both set.
+    content, value = row["seed_content"], row["seed_value"]
+    return None if content is None else Seed(content, value)
 
 
 def account_to_row(account: Account, cipher: TokenCipher) -> dict[str, Any]:
@@ -165,14 +206,36 @@ def account_from_row(row: Row, cipher: TokenCipher) -> Account:
     )
 
 
+def profile_to_row(profile: UserProfile) -> dict[str, Any]:
+    """Column name -> value."""
+    return {
+        "user_id": profile.user_id,
+        "created": utc(profile.created),
+        "name": profile.name,
+        "reply_url": profile.reply_url,
+    }
+
+
+def profile_from_row(row: Row) -> UserProfile:
+    """The UserProfile a ``SELECT * FROM profiles`` row holds."""
+    return UserProfile(
+        user_id=row["user_id"],
+        created=time_from_db(row["created"]),
+        name=row["name"],
+        reply_url=row["reply_url"],
+    )
+
+
 def times_as_text(row: dict[str, Any]) -> dict[str, Any]:
     """``row`` with every datetime turned into ISO text: SQLite has no time type."""
     return {k: time_to_text(v) if isinstance(v, datetime) else v for k, v in row.items()}
 
 
-def _dump(value: Any) -> str:
-    # Compact and key-sorted: the same job always encodes to the same text. NaN/Infinity are
-    # refused because they are not JSON (PostgreSQL would reject them, SQLite would not).
+def _dump(value: Any, *, sort_keys: bool = True) -> str:
+    # Compact and key-sorted: the same job always encodes to the same text. Embeds keep
+    # Discord's key order instead (sort_keys=False), so they read back exactly as received.
+    # NaN/Infinity are refused because they are not JSON (PostgreSQL would reject them, SQLite
+    # would not).
     return json.dumps(
-        value, separators=(",", ":"), sort_keys=True, ensure_ascii=False, allow_nan=False
+        value, separators=(",", ":"), sort_keys=sort_keys, ensure_ascii=False, allow_nan=False
     )

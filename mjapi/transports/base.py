@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
 
 from mjapi.domain.accounts import Account
@@ -20,6 +21,61 @@ class DiscordIdentity:
     dm_channel_id: str
 
 
+@dataclass(frozen=True)
+class ServerChannel:
+    """A legacy account's guild text channel where the Midjourney bot answers."""
+
+    guild_id: str
+    channel_id: str
+
+
+@dataclass(frozen=True)
+class ButtonTarget:
+    """A button on a finished Midjourney message: what a click must name."""
+
+    #: the message carrying the button (the parent job's result message)
+    message_id: str
+    #: the parent message's Discord flags (a click echoes them as ``message_flags``)
+    message_flags: int
+    custom_id: str
+    #: Midjourney's job UUID of the parent, when known
+    job_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An image the server downloaded, to be uploaded to Discord (blend, describe)."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+class BlendDimensions(StrEnum):
+    """useapi's ``blendDimensions`` and the ``/blend`` choice each stands for."""
+
+    PORTRAIT = "Portrait"
+    SQUARE = "Square"
+    LANDSCAPE = "Landscape"
+
+    @property
+    def option(self) -> str:
+        return {"Portrait": "--ar 2:3", "Square": "--ar 1:1", "Landscape": "--ar 3:2"}[self.value]
+
+
+class Setting(StrEnum):
+    """The synchronous settings commands, by useapi verb."""
+
+    INFO = "info"
+    FAST = "fast"
+    RELAX = "relax"
+    TURBO = "turbo"
+    #: ``/prefer variability`` (a toggle)
+    VARIABILITY = "variability"
+    #: ``/prefer remix`` (a toggle)
+    REMIX = "remix"
+
+
 class Transport(Protocol):
     """A Midjourney backend (Discord, in production).
 
@@ -30,6 +86,14 @@ class Transport(Protocol):
 
     async def identify(self, token: str) -> DiscordIdentity:
         """Check the token and find its Midjourney DM channel (raises DiscordAuthError)."""
+        ...
+
+    async def identify_server_channel(self, token: str, channel: ServerChannel) -> DiscordIdentity:
+        """Check the token and that it can use ``channel`` in that guild (legacy accounts).
+
+        The returned identity's ``dm_channel_id`` is the user's DM channel with the bot (seed
+        results arrive there even for server-channel accounts).
+        """
         ...
 
     async def attach(self, account: Account) -> None:
@@ -46,6 +110,54 @@ class Transport(Protocol):
 
     async def imagine(self, account: Account, jobid: str, prompt: str) -> str:
         """Send ``/imagine``; returns the interaction nonce once Discord accepted it (204)."""
+        ...
+
+    async def button(
+        self,
+        account: Account,
+        jobid: str,
+        target: ButtonTarget,
+        *,
+        prompt: str | None = None,
+        mask: str | None = None,
+    ) -> str:
+        """Click a button of a finished message; returns the click's nonce.
+
+        When Midjourney answers with a modal (remix mode, Custom Zoom) the transport submits it
+        with ``prompt`` (or the modal's own prefilled text when ``prompt`` is None); for
+        Vary (Region) it submits ``mask`` (base64 PNG, white = region) with ``prompt`` through
+        the editor's iframe flow. The events of the new job arrive under ``jobid``. A button
+        whose result is not a new Midjourney job raises ``BadRequest``.
+        """
+        ...
+
+    async def blend(
+        self,
+        account: Account,
+        jobid: str,
+        images: Sequence[Upload],
+        dimensions: BlendDimensions,
+    ) -> str:
+        """Upload 2-5 images and run ``/blend``; returns the nonce."""
+        ...
+
+    async def describe(self, account: Account, jobid: str, image: Upload) -> str:
+        """Upload one image and run ``/describe``; returns the nonce.
+
+        The job completes when the four suggestions arrive (in ``JobCompleted.embeds``).
+        """
+        ...
+
+    async def seed(self, account: Account, jobid: str, target: ButtonTarget) -> str:
+        """Ask for the seed of the grid ``target.message_id`` (the ✉️ reaction flow).
+
+        ``target.custom_id`` is unused. Completes with ``JobCompleted.seed`` and the four
+        images Midjourney DMs. Returns a correlation key (the reaction has no nonce).
+        """
+        ...
+
+    async def setting(self, account: Account, jobid: str, setting: Setting) -> str:
+        """Run a settings command; completes with Midjourney's reply (content/embeds)."""
         ...
 
     def forget(self, channel: str, jobid: str) -> None:

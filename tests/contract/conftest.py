@@ -20,6 +20,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from mjapi.storage.base import Store
+from mjapi.storage.codec import times_as_text
 from mjapi.storage.crypto import TokenCipher
 from mjapi.storage.postgres import PostgresStore
 from mjapi.storage.sqlite import SqliteStore
@@ -47,6 +48,10 @@ class Backend(Protocol):
 
     async def applied_migrations(self) -> list[tuple[int, str, str]]:
         """(version, name, applied time as text) rows of ``schema_migrations``."""
+        ...
+
+    async def insert_row(self, table: str, row: dict[str, Any]) -> None:
+        """INSERT ``row`` (column -> value, datetimes aware) around the store, as old code did."""
         ...
 
 
@@ -79,6 +84,13 @@ class SqliteBackend:
         rows = await self._fetch("SELECT version, name, applied FROM schema_migrations")
         return sorted((int(row[0]), str(row[1]), str(row[2])) for row in rows)
 
+    async def insert_row(self, table: str, row: dict[str, Any]) -> None:
+        names = ", ".join(row)
+        params = ", ".join(f":{name}" for name in row)
+        async with aiosqlite.connect(self.path) as db:
+            await db.execute(f"INSERT INTO {table} ({names}) VALUES ({params})", times_as_text(row))
+            await db.commit()
+
     async def _fetch(self, sql: str) -> list[tuple[Any, ...]]:
         async with aiosqlite.connect(self.path) as db:
             return [tuple(row) for row in await db.execute_fetchall(sql)]
@@ -100,7 +112,7 @@ class PostgresBackend:
 
     async def raw_dump(self) -> bytes:
         rows = []
-        for table in ("jobs", "accounts", "api_tokens"):
+        for table in ("jobs", "accounts", "api_tokens", "profiles"):
             rows += await self._fetch(f"SELECT t::text FROM {table} t")
         return "\n".join(str(row[0]) for row in rows).encode()
 
@@ -121,6 +133,11 @@ class PostgresBackend:
     async def applied_migrations(self) -> list[tuple[int, str, str]]:
         rows = await self._fetch("SELECT version, name, applied::text FROM schema_migrations")
         return sorted((int(row[0]), str(row[1]), str(row[2])) for row in rows)
+
+    async def insert_row(self, table: str, row: dict[str, Any]) -> None:
+        names = ", ".join(row)
+        params = ", ".join(f"${index}" for index in range(1, len(row) + 1))
+        await self._fetch(f"INSERT INTO {table} ({names}) VALUES ({params})", *row.values())
 
     async def _fetch(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
         connection = await asyncpg.connect(self.dsn)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
+
+import asyncpg
 import pytest
 
+from mjapi.domain.jobs import Child, JobStatus
 from mjapi.storage import codec
 from mjapi.storage.base import Store
 from mjapi.storage.postgres import store as postgres_store
@@ -28,17 +32,75 @@ EXPECTED_INDEXES = {
 }
 
 
+#: What each driver raises for a violated CHECK constraint.
+CONSTRAINT_ERRORS = (sqlite3.IntegrityError, asyncpg.CheckViolationError)
+
+#: The migrations shipped, the same in both dialects.
+EXPECTED_MIGRATIONS = [(1, "init"), (2, "job_results_and_profiles")]
+
+#: The jobs columns of schema version 1: what a job row held before migration 0002.
+V1_JOB_COLUMNS = codec.JOB_COLUMNS[: codec.JOB_COLUMNS.index("extra") + 1]
+
+
 async def test_migrations_table_lists_every_migration_file(store: Store, backend: Backend) -> None:
     applied = await backend.applied_migrations()
-    expected = [(m.version, m.name) for m in MIGRATIONS[backend.name]]
-    assert [(version, name) for version, name, _ in applied] == expected
+    assert [(m.version, m.name) for m in MIGRATIONS[backend.name]] == EXPECTED_MIGRATIONS
+    assert [(version, name) for version, name, _ in applied] == EXPECTED_MIGRATIONS
 
 
 async def test_schema_matches_the_codec(store: Store, backend: Backend) -> None:
     assert await backend.columns("jobs") == list(codec.JOB_COLUMNS)
     assert await backend.columns("accounts") == list(codec.ACCOUNT_COLUMNS)
     assert await backend.columns("api_tokens") == ["token_hash", "user_id", "created", "label"]
+    assert await backend.columns("profiles") == list(codec.PROFILE_COLUMNS)
     assert await backend.index_names() == EXPECTED_INDEXES
+
+
+async def test_rows_of_version_1_read_back_with_the_new_defaults(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database of the previous release: 0002 applies over its rows and they stay readable."""
+    module = sqlite_store if backend.name == "sqlite" else postgres_store
+    with monkeypatch.context() as previous_release:
+        previous_release.setattr(module, "MIGRATIONS", module.MIGRATIONS[:1])
+        old = backend.new_store()
+        await old.open()
+        await old.close()
+    assert [version for version, _, _ in await backend.applied_migrations()] == [1]
+    assert len(V1_JOB_COLUMNS) == 28 and await backend.columns("profiles") == []
+    # the job as the version 1 store wrote it: only the columns it knew
+    row = codec.job_to_row(full_job())
+    await backend.insert_row("jobs", {column: row[column] for column in V1_JOB_COLUMNS})
+
+    store = backend.new_store()  # the new release starts: 0002 is applied
+    await store.open()
+    try:
+        assert await store.get_job("job-full") == full_job().evolve(
+            embeds=(),
+            seed=None,
+            blend_urls=(),
+            blend_dimensions=None,
+            describe_url=None,
+            message_flags=0,
+        )
+        # and the old row takes the new fields and children like any other
+        assert await store.save_job(full_job().evolve(status=JobStatus.COMPLETED))
+        assert await store.add_child("job-full", Child("U4", "job-child-4"))
+        stored = await store.get_job("job-full")
+        assert stored is not None and stored.seed == full_job().seed
+        assert stored.children[-1] == Child("U4", "job-child-4")
+    finally:
+        await store.close()
+    assert [version for version, _, _ in await backend.applied_migrations()] == [1, 2]
+
+
+async def test_the_schema_refuses_half_a_seed(store: Store, backend: Backend) -> None:
+    """The codec reads a seed from two columns: the schema keeps them both set or both NULL."""
+    row = codec.job_to_row(full_job())
+    for half in ("seed_content", "seed_value"):
+        with pytest.raises(CONSTRAINT_ERRORS, match=r"(?i)check constraint"):
+            await backend.insert_row("jobs", {**row, half: None})
+    assert await store.get_job("job-full") is None
 
 
 async def test_reopening_applies_no_migration_again(backend: Backend) -> None:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from mjapi.domain.jobs import Attachment, Button, Child, Job, JobStatus, can_move
+from mjapi.domain.jobs import Attachment, Button, Child, Job, JobStatus, Seed, can_move
 from mjapi.errors import DuplicateKey
 from mjapi.storage.base import Store
 
@@ -77,7 +79,30 @@ def full_job(jobid: str = "job-full") -> Job:
         interaction_id="1150000000000000007",
         job_hash="0b3d6b2a-58f2-4c43-9f53-2d8c2a1f4c1e",
         extra={"queued": True, "attempts": 2, "ratio": 1.5, "tags": ["a", "b"], "none": None},
+        embeds=DISCORD_EMBEDS,
+        seed=Seed("**a cat** --seed 4294967295", 4294967295),
+        blend_urls=("https://cdn.test/1.png", "https://cdn.test/2.png"),
+        blend_dimensions="Portrait",
+        describe_url="https://cdn.test/describe.png",
+        message_flags=64,
     )
+
+
+#: Embeds as Discord sends them: nested objects and arrays, every JSON type but numbers with a
+#: fraction, keys deliberately not in sorted order.
+DISCORD_EMBEDS: tuple[dict[str, Any], ...] = (
+    {
+        "type": "rich",
+        "description": '1️⃣ a cat --ar 3:2\n\n2️⃣ a "quoted" dog',
+        "color": 16777215,
+        "image": {"url": "https://cdn.test/d.png", "width": 1024, "height": 682, "flags": 0},
+        "fields": [{"name": "Seed", "value": "42", "inline": True}, {"name": "", "value": ""}],
+        "footer": None,
+        "title": "",
+    },
+    {},
+    {"z": [[], [{}], [1, -2, 3_000_000_000_000_000_000_000], [True, False, None]]},
+)
 
 
 # -- round trips
@@ -91,13 +116,61 @@ async def test_every_field_round_trips(store: Store) -> None:
 
 async def test_none_and_empty_stay_distinct(store: Store) -> None:
     bare = minimal_job("bare")
-    empties = minimal_job("empties", prompt="", content="", error="", extra={"": ""})
+    empties = minimal_job(
+        "empties",
+        prompt="",
+        content="",
+        error="",
+        extra={"": ""},
+        embeds=({},),
+        seed=Seed("", 0),
+        blend_urls=("",),
+        blend_dimensions="",
+        describe_url="",
+    )
     for job in (bare, empties):
         await store.insert_job(job)
         assert await store.get_job(job.jobid) == job
     stored = await store.get_job("bare")
     assert stored is not None
     assert stored.prompt is None and stored.attachments == () and stored.extra == {}
+    assert stored.embeds == () and stored.seed is None and stored.blend_urls == ()
+    assert stored.blend_dimensions is None and stored.describe_url is None
+    assert stored.message_flags == 0
+
+
+async def test_embeds_keep_discords_key_order(store: Store) -> None:
+    await store.insert_job(full_job())
+    stored = await store.get_job("job-full")
+    assert stored is not None
+    assert [list(embed) for embed in stored.embeds] == [list(embed) for embed in DISCORD_EMBEDS]
+    assert list(stored.embeds[0]["image"]) == ["url", "width", "height", "flags"]
+
+
+#: Any JSON value Discord may send inside an embed (its numbers are integers); any text,
+#: including "\x00", which PostgreSQL's jsonb would refuse.
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(
+    max_examples=50,
+    deadline=None,
+    # one store serves every example; each example uses its own jobid
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(embeds=st.lists(st.dictionaries(st.text(), JSON_VALUES, max_size=5), max_size=3))
+@example(embeds=[{"\x00": "\x00", "b": {"\x00": ["\x00"]}, "a": "\ud7ff\U0010ffff"}])
+async def test_any_embeds_round_trip_exactly(store: Store, embeds: list[dict[str, Any]]) -> None:
+    job = minimal_job(f"embeds-{uuid.uuid4().hex}", embeds=tuple(embeds))
+    await store.insert_job(job)
+    stored = await store.get_job(job.jobid)
+    assert stored is not None and stored.embeds == job.embeds
+    # equal and in the same order, down to every nested object
+    assert json.dumps(stored.embeds) == json.dumps(job.embeds)
 
 
 async def test_times_come_back_utc_with_microseconds(store: Store) -> None:

@@ -72,17 +72,17 @@ def imagine(
 
 
 async def test_account_discovery_and_listing(rig: Rig) -> None:
-    account, created = await rig.engine.add_account(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 2)
-    again, created_again = await rig.engine.add_account(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", None)
+    account, created = await rig.engine.accounts.add(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 2)
+    again, created_again = await rig.engine.accounts.add(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", None)
     assert created and not created_again
     assert again.max_jobs == 2 and again.channel == account.channel
     assert rig.transport.attached[account.channel].discord_token == "token-aaaaaaaaaaaaaaaaaaaa"
-    assert [a.channel for a in await rig.engine.accounts(OWNER)] == [account.channel]
-    assert await rig.engine.accounts(OWNER + 1) == []
+    assert [a.channel for a in await rig.engine.accounts.list(OWNER)] == [account.channel]
+    assert await rig.engine.accounts.list(OWNER + 1) == []
 
 
 async def test_imagine_answers_started_and_completes(rig: Rig) -> None:
-    account, _ = await rig.engine.add_account(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 3)
+    account, _ = await rig.engine.accounts.add(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 3)
     job = await rig.engine.imagine(OWNER, imagine(reply_url="http://receiver/cb", reply_ref="r1"))
     assert job.status is JobStatus.STARTED and job.message_id == "m-1"
     assert job.jobid.startswith("job:") and job.jobid.endswith(
@@ -111,7 +111,7 @@ async def test_imagine_answers_started_and_completes(rig: Rig) -> None:
 
 
 async def test_slots_limit_concurrent_jobs(rig: Rig) -> None:
-    await rig.engine.add_account(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 2)
+    await rig.engine.accounts.add(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 2)
     results = await asyncio.gather(
         *(rig.engine.imagine(OWNER, imagine(f"p{i}")) for i in range(5)), return_exceptions=True
     )
@@ -122,14 +122,14 @@ async def test_slots_limit_concurrent_jobs(rig: Rig) -> None:
 
 
 async def test_request_max_jobs_overrides_account(rig: Rig) -> None:
-    await rig.engine.add_account(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 3)
+    await rig.engine.accounts.add(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 3)
     await rig.engine.imagine(OWNER, imagine(max_jobs=1))
     with pytest.raises(Busy):
         await rig.engine.imagine(OWNER, imagine(max_jobs=1))
 
 
 async def test_slot_frees_when_job_ends(rig: Rig) -> None:
-    await rig.engine.add_account(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 1)
+    await rig.engine.accounts.add(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 1)
     first = await rig.engine.imagine(OWNER, imagine())
     rig.transport.emit(JobFailed(first.jobid, "Invalid parameter", "bad --ar"))
     await settle(rig, first.jobid, JobStatus.FAILED)
@@ -138,7 +138,7 @@ async def test_slot_frees_when_job_ends(rig: Rig) -> None:
 
 
 async def test_transport_refusal_fails_the_job_and_frees_the_slot(rig: Rig) -> None:
-    account, _ = await rig.engine.add_account(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 1)
+    account, _ = await rig.engine.accounts.add(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 1)
     rig.transport.fail_next = RateLimited(2.0)
     with pytest.raises(RateLimited):
         await rig.engine.imagine(OWNER, imagine())
@@ -152,7 +152,7 @@ async def test_transport_refusal_fails_the_job_and_frees_the_slot(rig: Rig) -> N
 async def test_unknown_channel_and_pending_moderation(rig: Rig) -> None:
     with pytest.raises(NotFound):
         await rig.engine.imagine(OWNER, imagine())
-    account, _ = await rig.engine.add_account(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 1)
+    account, _ = await rig.engine.accounts.add(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 1)
     with pytest.raises(NotFound):
         await rig.engine.imagine(OWNER, imagine(channel="1"))
     await rig.store.put_account(account.evolve(pending_mod_message="Action needed"))
@@ -161,7 +161,7 @@ async def test_unknown_channel_and_pending_moderation(rig: Rig) -> None:
 
 
 async def test_other_owners_cannot_read_a_job(rig: Rig) -> None:
-    await rig.engine.add_account(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 1)
+    await rig.engine.accounts.add(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 1)
     job = await rig.engine.imagine(OWNER, imagine())
     with pytest.raises(NotFound):
         await rig.engine.job(OWNER + 1, job.jobid)
@@ -171,16 +171,16 @@ async def test_other_owners_cannot_read_a_job(rig: Rig) -> None:
 async def test_unacknowledged_job_is_answered_as_created(rig: Rig) -> None:
     transport = FakeTransport(auto_start=False)
     engine = Engine(rig.store, transport, rig.callbacks, rig.clock, ack_timeout=0.01)
-    await engine.add_account(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 1)
+    await engine.accounts.add(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 1)
     job = await engine.imagine(OWNER, imagine())
     assert job.status is JobStatus.CREATED and job.nonce == "nonce-1"
 
 
 async def test_only_tokens_discord_accepted_are_registered_for_redaction(rig: Rig) -> None:
     with pytest.raises(DiscordAuthError):
-        await rig.engine.add_account(OWNER, "bad-token-never-accepted-123", 1)
+        await rig.engine.accounts.add(OWNER, "bad-token-never-accepted-123", 1)
     assert redact("bad-token-never-accepted-123") == "bad-token-never-accepted-123"
-    await rig.engine.add_account(OWNER, "token-accepted-by-discord-42", 1)
+    await rig.engine.accounts.add(OWNER, "token-accepted-by-discord-42", 1)
     assert "token-accepted-by-discord-42" not in redact("x token-accepted-by-discord-42 y")
 
 
@@ -204,7 +204,7 @@ async def test_an_event_survives_a_failing_store(tmp_path: Path) -> None:
         engine = Engine(store, transport, CallbackSender(client), FakeClock())
         await engine.start()
         try:
-            await engine.add_account(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 1)
+            await engine.accounts.add(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 1)
             job = await engine.imagine(OWNER, imagine())
             store.failures = 1
             transport.emit(JobCompleted(job.jobid, "m-2", "done", "t", (), (), "h"))
@@ -216,7 +216,7 @@ async def test_an_event_survives_a_failing_store(tmp_path: Path) -> None:
 
 
 async def test_watchdog_fails_quiet_jobs_and_late_events_are_ignored(rig: Rig) -> None:
-    await rig.engine.add_account(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 1)
+    await rig.engine.accounts.add(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 1)
     job = await rig.engine.imagine(OWNER, imagine(reply_url="http://receiver/cb"))
     rig.clock.advance(61)
     await rig.engine.expire_overdue()
@@ -232,7 +232,7 @@ async def test_watchdog_fails_quiet_jobs_and_late_events_are_ignored(rig: Rig) -
 
 
 async def test_restart_keeps_running_jobs_in_their_slots(rig: Rig, tmp_path: Path) -> None:
-    await rig.engine.add_account(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 1)
+    await rig.engine.accounts.add(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 1)
     job = await rig.engine.imagine(OWNER, imagine())
     again = Engine(rig.store, FakeTransport(), rig.callbacks, rig.clock)
     await again.start()

@@ -381,8 +381,9 @@ async def test_multipart_payload_json_is_accepted(account: Account) -> None:
 @pytest.mark.parametrize(
     ("change", "status", "code"),
     [
-        ({"type": 3}, 400, "SIMULATOR_NOT_IMPLEMENTED"),
-        ({"type": 5}, 400, "SIMULATOR_NOT_IMPLEMENTED"),
+        ({"type": 3, "message_id": "123"}, 404, 10008),
+        ({"type": 5}, 400, "INTERACTION_UNKNOWN_MODAL"),
+        ({"type": 4}, 400, "BASE_TYPE_CHOICES"),
         ({"application_id": "1022952195194359889"}, 404, 10002),
         ({"channel_id": "123"}, 404, 10003),
         ({"guild_id": "123"}, 400, "INTERACTION_GUILD_MISMATCH"),
@@ -398,13 +399,13 @@ async def test_invalid_interactions_are_refused(
 
 
 async def test_unplayed_command_is_refused_loudly(account: Account) -> None:
-    info = await index_command(account.client, account.dm, "info")
+    shorten = await index_command(account.client, account.dm, "shorten")
     response = await account.client.post(
-        "/interactions", json=command_body(account.dm, info, [], "9")
+        "/interactions", json=command_body(account.dm, shorten, prompt_option("a cat"), "9")
     )
     assert response.status_code == 400
     assert _inner_code(response.json()) == "SIMULATOR_NOT_IMPLEMENTED"
-    assert "/info" in json.dumps(response.json())
+    assert "/shorten" in json.dumps(response.json())
 
 
 def _inner_code(body: Frame) -> str | None:

@@ -22,9 +22,9 @@ from mjapi.transports.discord.commands import (
     CommandNotFound,
     CommandRef,
     find_command,
-    imagine_payload,
     is_stale_version,
 )
+from mjapi.transports.discord.interactions import imagine_payload
 from mjapi.transports.discord.rest import DiscordRest, InvalidFormBody
 from mjapi.transports.discord.snowflake import SnowflakeFactory, snowflake_time_ms
 from tests.conftest import load_capture

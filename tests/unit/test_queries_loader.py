@@ -58,12 +58,13 @@ def test_malformed_files_are_refused(text: str, problem: str) -> None:
 def test_shipped_query_files_load(package: str) -> None:
     queries = load_queries(package)
     assert {"insert_job", "save_job", "get_job", "next_user_id"} <= set(queries)
+    assert {"add_child", "get_profile", "upsert_profile"} <= set(queries)
 
 
 def test_both_dialects_have_the_same_migrations() -> None:
     sqlite, postgres = (load_migrations(package) for package in DIALECTS)
     assert [(m.version, m.name) for m in sqlite] == [(m.version, m.name) for m in postgres]
-    assert sqlite[0].version == 1 and sqlite[0].name == "init"
+    assert [(m.version, m.name) for m in sqlite] == [(1, "init"), (2, "job_results_and_profiles")]
 
 
 def _fake_package(root: Path, files: dict[str, str]) -> str:

@@ -68,3 +68,10 @@ def test_jobid_query() -> None:
     with pytest.raises(BadRequest, match="Query param jobid not provided"):
         validation.jobid(" ")
     assert validation.jobid(" job:1 ") == "job:1"
+
+
+def test_error_text_with_a_lone_surrogate_can_be_sent() -> None:
+    from mjapi.api.errors import envelope
+
+    reply = envelope(400, "Param maxJobs (\ud800) must be a number from 1 to 15")
+    assert b"\\\\ud800" in reply.body

@@ -29,12 +29,14 @@ INSERT INTO jobs (
     jobid, owner, verb, status, created, updated, channel, discord, max_jobs, prompt,
     server, reply_url, reply_ref, message_id, content, timestamp, progress, attachments,
     buttons, children, parent_job_id, button, error, error_details, nonce, interaction_id,
-    job_hash, extra
+    job_hash, extra, embeds, seed_content, seed_value, blend_urls, blend_dimensions,
+    describe_url, message_flags
 ) VALUES (
     $1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
     $11, $12, $13, $14, $15, $16, $17, $18,
     $19, $20, $21, $22, $23, $24, $25, $26,
-    $27, $28
+    $27, $28, $29, $30, $31, $32, $33,
+    $34, $35
 )
 ON CONFLICT (jobid) DO NOTHING
 RETURNING jobid
@@ -43,7 +45,7 @@ RETURNING jobid
 SELECT * FROM jobs WHERE jobid = $1
 
 -- name: save_job
--- The state machine guard: the row changes only when its current status is in $29
+-- The state machine guard: the row changes only when its current status is in $36
 -- (domain.jobs.predecessors of the new status). Under READ COMMITTED a concurrent writer's
 -- update is waited for and the condition re-checked on the new row, so racing events stay
 -- consistent. No row back = refused or unknown jobid.
@@ -53,9 +55,20 @@ UPDATE jobs SET
     reply_ref = $13, message_id = $14, content = $15, timestamp = $16, progress = $17,
     attachments = $18, buttons = $19, children = $20, parent_job_id = $21, button = $22,
     error = $23, error_details = $24, nonce = $25, interaction_id = $26, job_hash = $27,
-    extra = $28
+    extra = $28, embeds = $29, seed_content = $30, seed_value = $31, blend_urls = $32,
+    blend_dimensions = $33, describe_url = $34, message_flags = $35
 WHERE jobid = $1
-  AND status = ANY($29::text[])
+  AND status = ANY($36::text[])
+RETURNING jobid
+
+-- name: add_child
+-- Appends in the UPDATE itself, whatever the status: a completed parent still gets the jobs
+-- its buttons spawn. Concurrent calls queue on the row lock and each appends to the row the
+-- previous one committed (READ COMMITTED re-evaluates SET on the newest version), so none is
+-- lost. $2 is one child (itself a JSON array): jsonb_build_array wraps it, since array || array
+-- would splice its items in. No row back = unknown parent.
+UPDATE jobs SET children = children || jsonb_build_array($2::jsonb)
+WHERE jobid = $1
 RETURNING jobid
 
 -- name: unfinished_jobs
@@ -108,6 +121,17 @@ RETURNING token_hash
 
 -- name: token_owner
 SELECT user_id FROM api_tokens WHERE token_hash = $1
+
+-- name: get_profile
+SELECT * FROM profiles WHERE user_id = $1
+
+-- name: upsert_profile
+INSERT INTO profiles (user_id, created, name, reply_url)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (user_id) DO UPDATE SET
+    created = excluded.created,
+    name = excluded.name,
+    reply_url = excluded.reply_url
 
 -- name: next_user_id
 -- One UPDATE of the single counter row: concurrent calls queue on its row lock and each sees

@@ -5,23 +5,26 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-# asyncpg ships no type hints (the third-party `asyncpg-stubs` package has them); everything
-# asyncpg returns is Any here, and the codec turns it back into typed domain objects.
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from mjapi.domain.accounts import Account
-from mjapi.domain.jobs import Job
+from mjapi.domain.jobs import Child, Job
 from mjapi.errors import DuplicateKey
-from mjapi.storage.base import ApiToken
+from mjapi.storage.base import ApiToken, UserProfile
 from mjapi.storage.codec import (
     ACCOUNT_COLUMNS,
     JOB_COLUMNS,
+    PROFILE_COLUMNS,
     UNFINISHED_STATUSES,
     account_from_row,
     account_to_row,
     allowed_sources,
+    child_to_json,
     job_from_row,
     job_to_row,
+    profile_from_row,
+    profile_to_row,
     utc,
 )
 from mjapi.storage.crypto import TokenCipher
@@ -42,7 +45,7 @@ class PostgresStore:
         self._dsn = dsn  # may hold a password: never logged, never put in an error
         self._cipher = cipher
         self._pool_sizes = (min_pool_size, max_pool_size)
-        self._pool: Any = None
+        self._pool: asyncpg.Pool[asyncpg.Record] | None = None
 
     async def open(self) -> None:
         """Create the connection pool and apply pending migrations."""
@@ -83,6 +86,9 @@ class PostgresStore:
             rows = await self._fetch("unfinished_jobs_of_owner", UNFINISHED_STATUSES, owner)
         return [job_from_row(row) for row in rows]
 
+    async def add_child(self, parent_jobid: str, child: Child) -> bool:
+        return await self._fetchval("add_child", parent_jobid, child_to_json(child)) is not None
+
     # -- accounts
 
     async def put_account(self, account: Account) -> bool:
@@ -118,30 +124,41 @@ class PostgresStore:
     async def next_user_id(self) -> int:
         return int(await self._fetchval("next_user_id"))
 
+    async def get_profile(self, user_id: int) -> UserProfile | None:
+        row = await self._fetchrow("get_profile", user_id)
+        return None if row is None else profile_from_row(row)
+
+    async def put_profile(self, profile: UserProfile) -> None:
+        row = profile_to_row(profile)
+        await self._execute("upsert_profile", *(row[column] for column in PROFILE_COLUMNS))
+
     # -- plumbing
 
-    async def _fetch(self, name: str, *args: Any) -> list[Any]:
-        return list(await self._open_pool().fetch(QUERIES[name], *args))
+    async def _execute(self, name: str, *args: Any) -> None:
+        await self._open_pool().execute(QUERIES[name], *args)
 
-    async def _fetchrow(self, name: str, *args: Any) -> Any:
+    async def _fetch(self, name: str, *args: Any) -> list[asyncpg.Record]:
+        return await self._open_pool().fetch(QUERIES[name], *args)
+
+    async def _fetchrow(self, name: str, *args: Any) -> asyncpg.Record | None:
         return await self._open_pool().fetchrow(QUERIES[name], *args)
 
     async def _fetchval(self, name: str, *args: Any) -> Any:
         return await self._open_pool().fetchval(QUERIES[name], *args)
 
-    def _open_pool(self) -> Any:
+    def _open_pool(self) -> asyncpg.Pool[asyncpg.Record]:
         if self._pool is None:
             raise RuntimeError("the PostgreSQL store is not open: call open() first")
         return self._pool
 
 
 def _job_args(job: Job) -> list[Any]:
-    """The job as positional parameters $1..$28, in JOB_COLUMNS order."""
+    """The job as positional parameters $1..$35, in JOB_COLUMNS order."""
     row = job_to_row(job)
     return [row[column] for column in JOB_COLUMNS]
 
 
-async def _migrate(pool: Any) -> None:
+async def _migrate(pool: asyncpg.Pool[asyncpg.Record]) -> None:
     """Apply every pending migration, one transaction each, holding the migrations lock."""
     async with pool.acquire() as connection:
         await connection.execute(QUERIES["lock_migrations"])
@@ -156,7 +173,7 @@ async def _migrate(pool: Any) -> None:
             await connection.execute(QUERIES["unlock_migrations"])
 
 
-async def _apply(connection: Any, migration: Migration) -> None:
+async def _apply(connection: PoolConnectionProxy[asyncpg.Record], migration: Migration) -> None:
     async with connection.transaction():
         # No arguments: asyncpg sends the script with the simple protocol, several statements ok.
         await connection.execute(migration.sql)

@@ -21,12 +21,14 @@ INSERT INTO jobs (
     jobid, owner, verb, status, created, updated, channel, discord, max_jobs, prompt,
     server, reply_url, reply_ref, message_id, content, timestamp, progress, attachments,
     buttons, children, parent_job_id, button, error, error_details, nonce, interaction_id,
-    job_hash, extra
+    job_hash, extra, embeds, seed_content, seed_value, blend_urls, blend_dimensions,
+    describe_url, message_flags
 ) VALUES (
     :jobid, :owner, :verb, :status, :created, :updated, :channel, :discord, :max_jobs, :prompt,
     :server, :reply_url, :reply_ref, :message_id, :content, :timestamp, :progress, :attachments,
     :buttons, :children, :parent_job_id, :button, :error, :error_details, :nonce, :interaction_id,
-    :job_hash, :extra
+    :job_hash, :extra, :embeds, :seed_content, :seed_value, :blend_urls, :blend_dimensions,
+    :describe_url, :message_flags
 )
 ON CONFLICT (jobid) DO NOTHING
 RETURNING jobid
@@ -45,9 +47,19 @@ UPDATE jobs SET
     attachments = :attachments, buttons = :buttons, children = :children,
     parent_job_id = :parent_job_id, button = :button, error = :error,
     error_details = :error_details, nonce = :nonce, interaction_id = :interaction_id,
-    job_hash = :job_hash, extra = :extra
+    job_hash = :job_hash, extra = :extra, embeds = :embeds, seed_content = :seed_content,
+    seed_value = :seed_value, blend_urls = :blend_urls, blend_dimensions = :blend_dimensions,
+    describe_url = :describe_url, message_flags = :message_flags
 WHERE jobid = :jobid
   AND status IN (SELECT value FROM json_each(:allowed))
+RETURNING jobid
+
+-- name: add_child
+-- Appends in the UPDATE itself (no read-modify-write), whatever the status: a completed
+-- parent still gets the jobs its buttons spawn. json() makes :child an array element rather
+-- than a string. No row back = unknown parent.
+UPDATE jobs SET children = json_insert(children, '$[#]', json(:child))
+WHERE jobid = :jobid
 RETURNING jobid
 
 -- name: unfinished_jobs
@@ -103,6 +115,17 @@ RETURNING token_hash
 
 -- name: token_owner
 SELECT user_id FROM api_tokens WHERE token_hash = :token_hash
+
+-- name: get_profile
+SELECT * FROM profiles WHERE user_id = :user_id
+
+-- name: upsert_profile
+INSERT INTO profiles (user_id, created, name, reply_url)
+VALUES (:user_id, :created, :name, :reply_url)
+ON CONFLICT (user_id) DO UPDATE SET
+    created = excluded.created,
+    name = excluded.name,
+    reply_url = excluded.reply_url
 
 -- name: next_user_id
 -- One atomic UPDATE of the single counter row (writes are serialized), so ids strictly increase.

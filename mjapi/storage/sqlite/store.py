@@ -14,16 +14,19 @@ from typing import Any
 import aiosqlite
 
 from mjapi.domain.accounts import Account
-from mjapi.domain.jobs import Job
+from mjapi.domain.jobs import Child, Job
 from mjapi.errors import DuplicateKey
-from mjapi.storage.base import ApiToken
+from mjapi.storage.base import ApiToken, UserProfile
 from mjapi.storage.codec import (
     UNFINISHED_STATUSES,
     account_from_row,
     account_to_row,
     allowed_sources,
+    child_to_json,
     job_from_row,
     job_to_row,
+    profile_from_row,
+    profile_to_row,
     time_to_text,
     times_as_text,
 )
@@ -108,6 +111,10 @@ class SqliteStore:
             rows = await self._query("unfinished_jobs_of_owner", {**params, "owner": owner})
         return [job_from_row(row) for row in rows]
 
+    async def add_child(self, parent_jobid: str, child: Child) -> bool:
+        params = {"jobid": parent_jobid, "child": child_to_json(child)}
+        return bool(await self._query("add_child", params))
+
     # -- accounts
 
     async def put_account(self, account: Account) -> bool:
@@ -150,6 +157,13 @@ class SqliteStore:
     async def next_user_id(self) -> int:
         rows = await self._query("next_user_id", {})
         return int(rows[0]["last_id"])
+
+    async def get_profile(self, user_id: int) -> UserProfile | None:
+        rows = await self._query("get_profile", {"user_id": user_id})
+        return profile_from_row(rows[0]) if rows else None
+
+    async def put_profile(self, profile: UserProfile) -> None:
+        await self._query("upsert_profile", times_as_text(profile_to_row(profile)))
 
     # -- plumbing
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from mjapi.errors import TransportError
@@ -33,6 +33,12 @@ class CommandRef:
     version: str
     application_id: str
     name: str
+    #: top-level option names and their types, as the index describes them (empty if it did not)
+    option_types: tuple[tuple[str, int], ...] = field(default=(), compare=False)
+
+    def option_type(self, name: str) -> int | None:
+        """The type of option ``name``, or None when the schema does not list it."""
+        return next((kind for option, kind in self.option_types if option == name), None)
 
 
 class CommandNotFound(TransportError):
@@ -56,6 +62,7 @@ def find_command(
                 version=str(command["version"]),
                 application_id=application_id,
                 name=name,
+                option_types=_option_types(command.get("options")),
             )
     raise CommandNotFound(f"Midjourney command /{name} is not available in this channel")
 
@@ -111,32 +118,12 @@ class CommandCatalog:
         return await send(fresh)
 
 
-def imagine_payload(
-    command: CommandRef,
-    *,
-    channel_id: str,
-    guild_id: str | None,
-    session_id: str,
-    nonce: str,
-    prompt: str,
-) -> dict[str, Any]:
-    """The type-2 interaction body for ``/imagine`` (reference §1.4, capture 36)."""
-    payload: dict[str, Any] = {
-        "type": 2,
-        "application_id": command.application_id,
-        "channel_id": channel_id,
-        "session_id": session_id,
-        "nonce": nonce,
-        "data": {
-            "version": command.version,
-            "id": command.id,
-            "name": command.name,
-            "type": CHAT_INPUT,
-            "options": [{"type": 3, "name": "prompt", "value": prompt}],
-            "attachments": [],
-        },
-    }
-    # DM requests carry no guild_id at all (TAI seed.json; capture 36).
-    if guild_id:
-        payload["guild_id"] = guild_id
-    return payload
+def _option_types(options: Any) -> tuple[tuple[str, int], ...]:
+    # e.g. blend: (11, image1), (11, image2), (3, dimensions), (11, image3..5) (capture 30)
+    found: list[tuple[str, int]] = []
+    for option in options if isinstance(options, list) else []:
+        if isinstance(option, dict):
+            name, kind = option.get("name"), option.get("type")
+            if isinstance(name, str) and isinstance(kind, int):
+                found.append((name, kind))
+    return tuple(found)

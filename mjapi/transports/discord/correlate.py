@@ -7,7 +7,14 @@ Matching keys, strongest first (reference §2.5, design "Correlation"):
 2. the interaction id (INTERACTION_SUCCESS ``d.id`` == ``interaction(_metadata).id`` on the
    job's messages, capture 03);
 3. the message id of the job's own progress message (MESSAGE_UPDATEs, capture 07-09);
-4. the Midjourney job hash once a message revealed it.
+4. the Midjourney job hash once a message revealed it;
+5. for button jobs only, the reply reference: a ``type: 19`` result whose
+   ``message_reference.message_id`` is the clicked message and whose label agrees with the
+   button (``Image #2`` answers U2 of that grid; capture 17, 25, 27). U picks arrive this way
+   with no nonce and no progress at all.
+
+Seed jobs have no interaction: the ✉️ reaction is answered by a DM naming the job's hash
+(reference §3.4), possibly in the user's DM channel rather than the account's server channel.
 
 Never the prompt: Midjourney rewrites prompts, and two jobs may share one (capture 24 shows a
 result whose prompt differs from its parent's). A final grid that carries none of those keys
@@ -21,14 +28,30 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from mjapi.domain.events import JobCompleted, JobEvent, JobFailed, JobProgressed, JobStarted
+from mjapi.transports.discord.clicks import Click, Family
 from mjapi.transports.discord.interpret import Kind, MjMessage
 
 NO_RESPONSE_ERROR = "Midjourney did not respond to the command"
 DELETED_ERROR = "Midjourney deleted the job message before it finished"
 STOPPED_ERROR = "Midjourney stopped the job"
 UNTITLED_ERROR = "Midjourney reported an error"
+SEED_KEY_PREFIX = "seed:"
+
+
+class Expect(StrEnum):
+    """Which message finishes a job."""
+
+    #: a result with attachments and buttons (imagine, blend, every button job)
+    RESULT = "result"
+    #: the /describe message once its embed holds the four prompts (§3.4)
+    DESCRIPTION = "description"
+    #: the bot's answer to a settings command (/info, /fast, /prefer remix ...)
+    REPLY = "reply"
+    #: the seed DM after the ✉️ reaction
+    SEED = "seed"
 
 
 @dataclass
@@ -36,8 +59,15 @@ class _Job:
     """What we know about one submitted job."""
 
     jobid: str
-    nonce: str
-    interaction_id: str | None = None
+    #: every nonce we posted for it: the click, then a modal submit (§1.7)
+    nonces: set[str]
+    expect: Expect = Expect.RESULT
+    #: button jobs: the clicked message and what the button does
+    parent_message_id: str | None = None
+    click: Click | None = None
+    #: seed jobs: the hash the seed DM must name
+    seed_hash: str | None = None
+    interaction_ids: set[str] = field(default_factory=set)
     #: the "Waiting to start" / "(NN%)" message Midjourney keeps editing
     progress_message_id: str | None = None
     message_ids: set[str] = field(default_factory=set)
@@ -69,6 +99,9 @@ class Correlator:
         self.channel_id = channel_id
         #: the account's Discord user; messages about other users' jobs are never paired
         self.user_id = user_id
+        #: the user's DM with the bot when that is another channel (server-channel accounts):
+        #: only seed DMs are read there
+        self.dm_channel_id: str | None = None
         self._jobs: dict[str, _Job] = {}
         # Finished jobs stay known for a while so that late duplicates and the deletion of
         # their progress message are recognised (and ignored) instead of looking new.
@@ -78,14 +111,53 @@ class Correlator:
 
     # -- registration -------------------------------------------------------------------------
 
-    def expect(self, jobid: str, nonce: str) -> None:
+    def expect(
+        self,
+        jobid: str,
+        nonce: str,
+        *,
+        expect: Expect = Expect.RESULT,
+        parent_message_id: str | None = None,
+        click: Click | None = None,
+    ) -> None:
         """Register a job BEFORE its interaction is posted (the answer can beat the 204)."""
         job = self._jobs.get(jobid)
         if job is None or job.finished:
-            self._jobs[jobid] = _Job(jobid=jobid, nonce=nonce)
+            self._jobs[jobid] = _Job(
+                jobid=jobid,
+                nonces={nonce},
+                expect=expect,
+                parent_message_id=parent_message_id,
+                click=click,
+            )
         else:
             # A retried post (e.g. after a stale command version) uses a fresh nonce.
-            job.nonce = nonce
+            job.nonces = {nonce}
+
+    def expect_seed(self, jobid: str, job_hash: str) -> str:
+        """Register a seed request for the grid with ``job_hash``; returns its correlation key."""
+        self._jobs[jobid] = _Job(
+            jobid=jobid, nonces=set(), expect=Expect.SEED, seed_hash=job_hash.lower()
+        )
+        return SEED_KEY_PREFIX + job_hash.lower()
+
+    def add_nonce(self, jobid: str, nonce: str) -> None:
+        """A modal submit for the job goes out under a new nonce; keep matching the old one."""
+        job = self._jobs.get(jobid)
+        if job is not None and not job.finished:
+            job.nonces.add(nonce)
+
+    def job_for_nonce(self, nonce: str | None) -> str | None:
+        """The unfinished job a nonce was posted for (modals echo the click's nonce, §1.7)."""
+        job = self._by_nonce(nonce)
+        return job.jobid if job is not None and not job.finished else None
+
+    def abort(self, jobid: str, error: str, details: str | None = None) -> list[JobEvent]:
+        """End an unfinished job on our side (e.g. its modal could not be submitted)."""
+        job = self._jobs.get(jobid)
+        if job is None or job.finished:
+            return []
+        return [self._fail(job, error, details)]
 
     def forget(self, jobid: str) -> None:
         """Stop tracking a job (its interaction was refused, or it was detached)."""
@@ -106,8 +178,9 @@ class Correlator:
     def on_interaction(self, nonce: str | None, interaction_id: str) -> None:
         """INTERACTION_CREATE / INTERACTION_SUCCESS ``{id, nonce}``: learn the interaction id."""
         job = self._by_nonce(nonce) if nonce else self._sole_unbound_pending()
-        if job is not None and job.interaction_id is None:
-            job.interaction_id = interaction_id
+        if job is not None:
+            # A click and its modal submit are two interactions of one job (§1.6).
+            job.interaction_ids.add(interaction_id)
 
     def on_interaction_failure(self, nonce: str | None) -> list[JobEvent]:
         """INTERACTION_FAILURE: the bot never answered the command (reference §2.4)."""
@@ -145,12 +218,18 @@ class Correlator:
 
     # -- matching -----------------------------------------------------------------------------
 
+    def watches(self, channel_id: str | None) -> bool:
+        """True for the account's channel and its DM with the bot."""
+        return channel_id is not None and channel_id in (self.channel_id, self.dm_channel_id)
+
     def _on_message(self, msg: MjMessage, *, created: bool) -> list[JobEvent]:
+        if msg.kind is Kind.SEED:
+            return self._on_seed(msg) if self.watches(msg.channel_id) else []
         if msg.channel_id != self.channel_id:
             return []
         job = self._match(msg)
         if job is None and created:
-            job = self._bind_fresh_start(msg)
+            job = self._bind_fresh_start(msg) or self._bind_reply(msg)
             if job is None and msg.kind is Kind.DONE:
                 return self._on_orphan(msg)
         if job is None:
@@ -169,7 +248,7 @@ class Correlator:
     def _by_interaction(self, interaction_id: str | None) -> _Job | None:
         if interaction_id is None:
             return None
-        return next((j for j in self._jobs.values() if j.interaction_id == interaction_id), None)
+        return next((j for j in self._jobs.values() if interaction_id in j.interaction_ids), None)
 
     def _by_message_id(self, message_id: str) -> _Job | None:
         return next((j for j in self._jobs.values() if message_id in j.message_ids), None)
@@ -182,12 +261,16 @@ class Correlator:
     def _by_nonce(self, nonce: str | None) -> _Job | None:
         if nonce is None:
             return None
-        return next((j for j in self._jobs.values() if j.nonce == nonce), None)
+        return next((j for j in self._jobs.values() if nonce in j.nonces), None)
 
     def _sole_unbound_pending(self) -> _Job | None:
         # Clients that send no nonce get INTERACTION_* without one (captures 04/05). Binding is
         # only safe when a single submitted job is still waiting for its interaction id.
-        unbound = [j for j in self._jobs.values() if j.pending and j.interaction_id is None]
+        unbound = [
+            j
+            for j in self._jobs.values()
+            if j.pending and j.nonces and not j.interaction_ids and j.click is None
+        ]
         return unbound[0] if len(unbound) == 1 else None
 
     def _bind_fresh_start(self, msg: MjMessage) -> _Job | None:
@@ -199,12 +282,27 @@ class Correlator:
             return None
         return self._sole_unbound_pending()
 
+    def _bind_reply(self, msg: MjMessage) -> _Job | None:
+        # A button result without nonce, interaction or known hash: the clicked message it
+        # replies to plus the label (capture 17: "Image #2" answers U2 of the referenced grid).
+        # Only on CREATE: an edited parent grid (used buttons restyled) is never a new result.
+        if msg.reply_to is None or not self._is_ours(msg):
+            return None
+        for job in self._jobs.values():  # submission order: the oldest click first
+            if job.finished or job.click is None or job.parent_message_id != msg.reply_to:
+                continue
+            if msg.kind in (Kind.WAITING, Kind.QUEUED) and not job.pending:
+                continue
+            if _compatible(job, msg) and _answers(job.click, msg):
+                return job
+        return None
+
     def _is_ours(self, msg: MjMessage) -> bool:
         return self.user_id is None or msg.user_id is None or msg.user_id == self.user_id
 
     def _learn(self, job: _Job, msg: MjMessage) -> None:
-        if job.interaction_id is None and msg.interaction_id is not None:
-            job.interaction_id = msg.interaction_id
+        if msg.interaction_id is not None and not job.interaction_ids:
+            job.interaction_ids.add(msg.interaction_id)
         if job.job_hash is None and msg.job_hash is not None:
             job.job_hash = msg.job_hash
         if msg.kind in (Kind.WAITING, Kind.PROGRESS):
@@ -238,17 +336,50 @@ class Correlator:
             if orphan.message_id == message_id:
                 self._orphans.remove(orphan)
 
+    # -- seeds --------------------------------------------------------------------------------
+
+    def _on_seed(self, msg: MjMessage) -> list[JobEvent]:
+        job = next(
+            (
+                j
+                for j in self._jobs.values()
+                if j.expect is Expect.SEED and not j.finished and j.seed_hash == msg.seed_job_hash
+            ),
+            None,
+        )
+        return [] if job is None else [self._complete(job, msg)]
+
     # -- events -------------------------------------------------------------------------------
 
     def _advance(self, job: _Job, msg: MjMessage) -> list[JobEvent]:
+        if msg.kind is Kind.ERROR:
+            return [self._fail_with(job, msg)]
+        if job.expect is Expect.DESCRIPTION:
+            return self._advance_description(job, msg)
+        if job.expect is Expect.REPLY:
+            return self._advance_reply(job, msg)
+        return self._advance_result(job, msg)
+
+    def _advance_description(self, job: _Job, msg: MjMessage) -> list[JobEvent]:
+        # The bot posts the describe message first, then edits the prompts in (§3.4).
+        if msg.kind is Kind.DESCRIBED:
+            return [self._complete(job, msg)]
+        return self._start(job, msg)
+
+    def _advance_reply(self, job: _Job, msg: MjMessage) -> list[JobEvent]:
+        if msg.kind is Kind.WAITING:  # deferred: "thinking..." (flag 128)
+            return self._start(job, msg)
+        if msg.kind is Kind.QUEUED or not (msg.content or msg.embeds):
+            return []
+        return [self._complete(job, msg)]
+
+    def _advance_result(self, job: _Job, msg: MjMessage) -> list[JobEvent]:
         if msg.kind is Kind.WAITING:
             return self._start(job, msg)
         if msg.kind is Kind.PROGRESS:
             return self._progress(job, msg)
         if msg.kind is Kind.DONE:
             return [self._complete(job, msg)]
-        if msg.kind is Kind.ERROR:
-            return [self._fail_with(job, msg)]
         # QUEUED: over the plan's concurrency; the job keeps waiting for its start (capture 14).
         return []
 
@@ -271,14 +402,22 @@ class Correlator:
         job.message_ids.add(msg.message_id)
         job.job_hash = job.job_hash or msg.job_hash
         self._finish(job)
+        described = job.expect is Expect.DESCRIPTION
+        # Describe and command replies often finish as an edit of their first message.
+        edits = job.expect in (Expect.DESCRIPTION, Expect.REPLY)
+        stamp = (msg.edited_timestamp or msg.timestamp) if edits else msg.timestamp
         return JobCompleted(
             jobid=job.jobid,
             message_id=msg.message_id,
             content=msg.content,
-            timestamp=msg.timestamp,
-            attachments=msg.attachments,
+            timestamp=stamp,
+            # describe: the embed shows the uploaded image; it is not a result file
+            attachments=() if described else msg.attachments,
             buttons=msg.buttons,
-            job_hash=msg.job_hash,
+            job_hash=msg.job_hash if job.expect is Expect.RESULT else None,
+            embeds=msg.embeds,
+            seed=msg.seed if job.expect is Expect.SEED else None,
+            message_flags=msg.flags,
         )
 
     def _fail_with(self, job: _Job, msg: MjMessage) -> JobEvent:
@@ -306,3 +445,14 @@ class Correlator:
 def _compatible(job: _Job, msg: MjMessage) -> bool:
     """False when both carry a job hash and they differ."""
     return job.job_hash is None or msg.job_hash is None or job.job_hash == msg.job_hash
+
+
+def _answers(click: Click, msg: MjMessage) -> bool:
+    """Could ``msg`` (a reply to the clicked message) be the result of ``click``?"""
+    if msg.action is None:
+        # Unlabeled replies: rerolls (capture 24), button starts (capture 13), errors. A U pick
+        # always says "Image #N", so it never takes an unlabeled result.
+        return click.family is not Family.PICK or msg.kind is Kind.ERROR
+    if msg.action is not click.family:
+        return False
+    return msg.index is None or click.index is None or msg.index == click.index

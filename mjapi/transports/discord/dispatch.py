@@ -12,6 +12,7 @@ from typing import Any
 from mjapi.domain.events import JobEvent
 from mjapi.transports.discord.correlate import Correlator
 from mjapi.transports.discord.interpret import interpret
+from mjapi.transports.discord.protocol import MIDJOURNEY_APPLICATION_ID
 
 MESSAGE_CREATE = "MESSAGE_CREATE"
 MESSAGE_UPDATE = "MESSAGE_UPDATE"
@@ -42,7 +43,8 @@ def route(correlator: Correlator, name: str, data: Any) -> list[JobEvent]:
 
 
 def _message(correlator: Correlator, name: str, data: dict[str, Any]) -> list[JobEvent]:
-    if data.get("channel_id") != correlator.channel_id:
+    # The account's channel, plus the user's DM with the bot where seed DMs arrive (§3.4).
+    if not correlator.watches(data.get("channel_id")):
         return []
     message = interpret(data)
     if message is None:
@@ -50,6 +52,26 @@ def _message(correlator: Correlator, name: str, data: dict[str, Any]) -> list[Jo
     if name == MESSAGE_CREATE:
         return correlator.on_message_create(message)
     return correlator.on_message_update(message)
+
+
+def midjourney_dm(ready: Any) -> str | None:
+    """The DM channel with the Midjourney bot among READY's ``private_channels`` (§2.3)."""
+    channels = ready.get("private_channels") if isinstance(ready, dict) else None
+    for channel in channels if isinstance(channels, list) else []:
+        if isinstance(channel, dict) and is_dm_with(channel, MIDJOURNEY_APPLICATION_ID):
+            return str(channel["id"])
+    return None
+
+
+def is_dm_with(channel: dict[str, Any], user_id: str) -> bool:
+    """True for a one-to-one DM channel (type 1) whose only recipient is ``user_id``."""
+    if channel.get("type", 1) != 1 or not isinstance(channel.get("id"), str):
+        return False
+    # Recipients come as user objects; a user session's READY lists recipient_ids (BAI).
+    recipients = channel.get("recipients") or []
+    ids = {r.get("id") for r in recipients if isinstance(r, dict)}
+    ids.update(channel.get("recipient_ids") or [])
+    return ids == {user_id}
 
 
 def _nonce(data: dict[str, Any]) -> str | None:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from mjapi.domain.jobs import Attachment, Button
+from mjapi.domain.jobs import Attachment, Button, Seed
+from mjapi.transports.discord.clicks import Family
 from mjapi.transports.discord.protocol import MIDJOURNEY_APPLICATION_ID
 
 
@@ -29,7 +30,13 @@ class Kind(StrEnum):
     QUEUED = "queued"
     #: an error embed (reference §4) or a stopped job
     ERROR = "error"
-    #: anything else (info replies, settings, unknown shapes)
+    #: ``/describe`` finished: ``embeds[0].description`` holds the four numbered prompts (§3.4)
+    DESCRIBED = "described"
+    #: Midjourney's answer to a settings command (/info, /fast, /prefer remix ...; §3.4)
+    REPLY = "reply"
+    #: the seed DM after the ✉️ reaction: ``**Job ID**: <uuid> **seed** <n>`` (§3.4)
+    SEED = "seed"
+    #: anything else (unknown shapes)
     OTHER = "other"
 
 
@@ -74,6 +81,16 @@ MODERATION_TITLES = frozenset(
 )
 
 QUEUED_TITLE = "Job queued"
+#: Slash commands whose answer is a plain reply, not a job (reference §1.3, §3.4).
+REPLY_COMMANDS = frozenset(
+    {"info", "fast", "relax", "turbo", "prefer", "settings", "stealth", "public", "private"}
+)
+#: How those replies begin when Discord does not say which command they answer (§3.4:
+#: "Done! Your jobs now ...", "Remix mode turned on"; the /info embed title "Your info").
+REPLY_PREFIXES = ("Done!", "Remix mode turned", "Variability mode turned", "High variability mode")
+INFO_TITLE = "Your info"
+#: Discord message flag: the bot deferred its answer ("Midjourney Bot is thinking...").
+LOADING_FLAG = 128
 #: Midjourney's red: an embed in this colour with an unknown title is still an error (§4).
 ERROR_COLOR = 0xFF0000
 
@@ -88,6 +105,16 @@ _JOB_URL_RE = re.compile(rf"/jobs/({_UUID})", re.IGNORECASE)
 _WAITING = "(Waiting to start)"
 _STOPPED = "(Stopped)"
 _FOOTER_COMMAND = "/imagine "
+# The seed DM (reference §3.4, TAI DiscordWebSocketService.cs DM branch).
+_SEED_RE = re.compile(rf"\*\*Job ID\*\*:\s*({_UUID})\s*\*\*seed\*\*\s*(\d+)", re.IGNORECASE)
+# describe: "1️⃣ <prompt>" ... "4️⃣ <prompt>" (§3.4; ERT formatPrompts)
+_DESCRIBE_MARK = "1\ufe0f\u20e3"
+# "- Image #2 <@uid>", "- Variations (Strong) by <@uid>" ... (§3.1): the label after the prompt.
+_TAIL_LABEL_RE = re.compile(r"^\s*-\s*(.*?)\s*<@!?\d+>")
+# Old wording before the prompt: "Upscaling image #1 with **", "Making variations for image #1
+# with prompt **" (capture 12, §3.1).
+_HEAD_LABEL_RE = re.compile(r"^(Upscaling|Making variations for) image #(\d)", re.IGNORECASE)
+_CELL_RE = re.compile(r"^(?:Image|Video) #(\d)$")
 #: The ❤️ button only bookmarks on the website and never produces a message (§1.5).
 _BOOKMARK_PREFIX = "MJ::BOOKMARK::"
 _PREVIEW_SUFFIX = "grid_0.webp"
@@ -132,6 +159,17 @@ class MjMessage:
     attachments: tuple[Attachment, ...]
     buttons: tuple[Button, ...]
     embed: Embed | None
+    #: every embed exactly as Discord sent it (describe suggestions, /info)
+    embeds: tuple[dict[str, Any], ...] = ()
+    #: the job kind the content's label names ("Image #2" -> PICK, "Zoom Out by" -> ZOOM)
+    action: Family | None = None
+    #: the grid cell the label names ("Image #2" -> 2)
+    index: int | None = None
+    #: the label's qualifier: "Strong", "Subtle", "Region", "Left" ...
+    variant: str | None = None
+    #: the seed a seed DM reports, and the job it belongs to
+    seed: Seed | None = None
+    seed_job_hash: str | None = None
 
     @property
     def moderated(self) -> bool:
@@ -167,6 +205,26 @@ def interpret(message: Mapping[str, Any]) -> MjMessage | None:
     )
     mode, stealth = _mode(tail)
     percent = _percent(tail)
+    action, index, variant = _action(content, tail)
+    seed, seed_hash = _seed(content)
+    flags = _int(message.get("flags")) or 0
+    raw_embeds = message.get("embeds")
+    embeds = (
+        tuple(dict(e) for e in raw_embeds if isinstance(e, Mapping))
+        if isinstance(raw_embeds, list)
+        else ()
+    )
+    shape = _Shape(
+        tail=tail,
+        content=content,
+        percent=percent,
+        attachments=attachments,
+        buttons=buttons,
+        embed=embed,
+        command=_text(interaction.get("name")),
+        flags=flags,
+        seed=seed,
+    )
     return MjMessage(
         message_id=message["id"],
         channel_id=message["channel_id"],
@@ -178,8 +236,8 @@ def interpret(message: Mapping[str, Any]) -> MjMessage | None:
         interaction_id=_text(interaction.get("id")),
         command=_text(interaction.get("name")),
         reply_to=_reply_to(message),
-        flags=_int(message.get("flags")) or 0,
-        kind=_kind(tail, percent, attachments, buttons, embed),
+        flags=flags,
+        kind=_kind(shape),
         prompt=prompt,
         user_id=_user_id(tail, content, interaction),
         percent=percent,
@@ -189,6 +247,12 @@ def interpret(message: Mapping[str, Any]) -> MjMessage | None:
         attachments=attachments,
         buttons=buttons,
         embed=embed,
+        embeds=embeds,
+        action=action,
+        index=index,
+        variant=variant,
+        seed=seed,
+        seed_job_hash=seed_hash,
     )
 
 
@@ -236,27 +300,96 @@ def _user_id(tail: str, content: str, interaction: Mapping[str, Any]) -> str | N
     return _text(user.get("id")) if isinstance(user, Mapping) else None
 
 
-def _kind(
-    tail: str,
-    percent: int | None,
-    attachments: tuple[Attachment, ...],
-    buttons: tuple[Button, ...],
-    embed: Embed | None,
-) -> Kind:
-    if percent is not None:
+@dataclass(frozen=True)
+class _Shape:
+    """What decides a message's kind."""
+
+    tail: str
+    content: str
+    percent: int | None
+    attachments: tuple[Attachment, ...]
+    buttons: tuple[Button, ...]
+    embed: Embed | None
+    command: str | None
+    flags: int
+    seed: Seed | None
+
+
+def _kind(shape: _Shape) -> Kind:
+    if shape.seed is not None:
+        return Kind.SEED
+    if shape.percent is not None:
         return Kind.PROGRESS
-    if _WAITING in tail:
+    if _WAITING in shape.tail or shape.flags & LOADING_FLAG:
+        # A deferred answer ("thinking...", flag 128) is an acknowledgement like "Waiting".
         return Kind.WAITING
-    if buttons and any(not _is_preview(a) for a in attachments):
+    if shape.buttons and any(not _is_preview(a) for a in shape.attachments):
         return Kind.DONE
+    embed = shape.embed
+    if embed is not None and _DESCRIBE_MARK in (embed.description or ""):
+        return Kind.DESCRIBED
     if embed is not None:
         if embed.title == QUEUED_TITLE:
             return Kind.QUEUED
-        if embed.title in ERROR_TITLES or embed.color == ERROR_COLOR:
+        if embed.title in ERROR_TITLES:
             return Kind.ERROR
-    if _STOPPED in tail:
+    if _is_reply(shape):
+        # Checked before the red colour: a settings answer is never a job failure.
+        return Kind.REPLY
+    if (embed is not None and embed.color == ERROR_COLOR) or _STOPPED in shape.tail:
         return Kind.ERROR
     return Kind.OTHER
+
+
+def _is_reply(shape: _Shape) -> bool:
+    if shape.command in REPLY_COMMANDS:
+        return True
+    if shape.content.startswith(REPLY_PREFIXES):
+        return True
+    title = shape.embed.title if shape.embed else None
+    return title is not None and INFO_TITLE in title
+
+
+def _action(content: str, tail: str) -> tuple[Family | None, int | None, str | None]:
+    """The job kind the content names, its grid cell and qualifier (reference §3.1)."""
+    head = _HEAD_LABEL_RE.match(content)
+    if head is not None:
+        family = Family.PICK if head.group(1).lower() == "upscaling" else Family.VARIATION
+        return family, int(head.group(2)), None
+    match = _TAIL_LABEL_RE.match(tail.split("\n", 1)[0])
+    label = match.group(1).strip() if match else ""
+    if label.endswith(" by"):
+        label = label[: -len(" by")]
+    cell = _CELL_RE.match(label)
+    if cell is not None:
+        return Family.PICK, int(cell.group(1)), None
+    variant = _GROUP_RE.search(label)
+    qualifier = variant.group(1) if variant else None
+    for prefix, family in _LABELS:
+        if label.startswith(prefix):
+            if family is Family.PAN:
+                qualifier = label[len(prefix) :].strip() or None
+            return family, None, qualifier
+    return None, None, None
+
+
+#: Result labels in content, by job family (reference §3.1, TAI MjMessageParser order).
+_LABELS: tuple[tuple[str, Family], ...] = (
+    ("Upscal", Family.UPSCALE),
+    ("Variations", Family.VARIATION),
+    ("Remix", Family.VARIATION),
+    ("Zoom Out", Family.ZOOM),
+    ("Pan ", Family.PAN),
+    ("Animat", Family.VIDEO),
+    ("Extend", Family.VIDEO),
+)
+
+
+def _seed(content: str) -> tuple[Seed | None, str | None]:
+    match = _SEED_RE.search(content)
+    if match is None:
+        return None, None
+    return Seed(content=content, value=int(match.group(2))), match.group(1).lower()
 
 
 # -- structure --------------------------------------------------------------------------------

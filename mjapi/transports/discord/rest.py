@@ -76,6 +76,52 @@ class DiscordRest:
         """Send an interaction; Discord answers 204 and the outcome arrives on the gateway."""
         await self._request("POST", "/interactions", payload)
 
+    async def guilds(self) -> list[dict[str, Any]]:
+        """The guilds the user is a member of (``GET /users/@me/guilds``)."""
+        return _objects(await self._json("GET", "/users/@me/guilds"))
+
+    async def guild_channels(self, guild_id: str) -> list[dict[str, Any]]:
+        """The guild's channels the user can see (``GET /guilds/{id}/channels``)."""
+        return _objects(await self._json("GET", f"/guilds/{guild_id}/channels"))
+
+    async def add_reaction(self, channel_id: str, message_id: str, emoji: str) -> None:
+        """React with ``emoji`` (already URL-encoded) as the user (§1.1 seed row)."""
+        await self._request(
+            "PUT", f"/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/%40me"
+        )
+
+    async def upload_slots(
+        self, channel_id: str, files: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Ask for upload URLs (§1.9 step 1): ``files`` = ``[{filename, file_size, id}]``."""
+        body = await self._json("POST", f"/channels/{channel_id}/attachments", {"files": files})
+        slots = body.get("attachments") if isinstance(body, dict) else None
+        if not isinstance(slots, list) or len(slots) != len(files):
+            raise TransportError("Discord returned no upload slots")
+        return _objects(slots)
+
+    async def put_upload(self, upload_url: str, data: bytes, content_type: str) -> None:
+        """Upload the bytes (§1.9 step 3). Storage, not Discord: the token is NOT sent."""
+        try:
+            response = await self._http.put(
+                upload_url,
+                content=data,
+                headers={"Content-Type": content_type, "User-Agent": USER_AGENT},
+            )
+        except httpx.HTTPError as exc:
+            raise TransportError(f"upload storage unreachable ({type(exc).__name__})") from exc
+        if not response.is_success:
+            raise error_for(response, "PUT upload")
+
+    async def post_activity(self, url: str, body: dict[str, Any]) -> None:
+        """POST JSON to the Midjourney activity (the Vary (Region) editor); no token either."""
+        try:
+            response = await self._http.post(url, json=body, headers={"User-Agent": USER_AGENT})
+        except httpx.HTTPError as exc:
+            raise TransportError(f"Midjourney editor unreachable ({type(exc).__name__})") from exc
+        if not response.is_success:
+            raise error_for(response, "POST inpaint submit-job")
+
     async def channel_messages(self, channel_id: str, limit: int = 50) -> list[dict[str, Any]]:
         """The newest messages of a channel, newest first."""
         body = await self._json("GET", f"/channels/{channel_id}/messages", params={"limit": limit})
@@ -170,6 +216,10 @@ def _nested_codes(errors: Any) -> frozenset[str]:
                 else:
                     stack.append(value)
     return frozenset(str(code) for code in found)
+
+
+def _objects(body: Any) -> list[dict[str, Any]]:
+    return [item for item in body if isinstance(item, dict)] if isinstance(body, list) else []
 
 
 def _expect_object(body: Any, what: str) -> dict[str, Any]:

@@ -1,0 +1,229 @@
+"""Jobs that take time (imagine, blend, the new-grid buttons, upscalers, videos), played alike.
+
+Lifecycle (reference §2.5; captures 01-13): "Waiting to start" carrying the nonce, progress edits
+with a preview and a Cancel Job button, the result as a new message, then the deletion of the
+progress message. Slash-command jobs start with a type 20 reply; button jobs with an ephemeral
+type 19 reply to the clicked message (captures 12, 13) and end with a type 19 reply to it
+(captures 22-28). Jobs count against the plan's concurrency and queue like /imagine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from PIL import Image
+
+from mjapi.simulator import components, messages
+from mjapi.simulator.bot_core import BotCore
+from mjapi.simulator.messages import EPHEMERAL, InteractionContext
+from mjapi.simulator.objects import JsonObject
+from mjapi.simulator.prompts import batch_size, grid_filename, preview_filename
+from mjapi.simulator.render import encode_png, preview_size, render_preview
+from mjapi.simulator.results import JobResult, ResultKind
+from mjapi.simulator.scheduler import Admission
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A job's output: the cells (for follow-up buttons), the whole picture, the video if any."""
+
+    cells: list[Image.Image]
+    picture: Image.Image
+    video: bytes | None = None
+
+
+@dataclass
+class Job:
+    """One job from acceptance to result."""
+
+    ctx: InteractionContext
+    #: the prompt as the messages show it between ``**``
+    prompt: str
+    origin: str
+    mode: str
+    kind: ResultKind
+    #: makes the output; runs in a worker thread
+    render: Callable[[], Rendered]
+    #: "Variations (Strong)" etc.: content ``- <label> by <@user>``; None reads like /imagine
+    label: str | None = None
+    #: the progress wording when it differs from ``label`` ("Upscaling", reference §3.1)
+    progress_label: str | None = None
+    #: the message whose button started the job (None for slash commands)
+    parent_id: str | None = None
+    #: the custom_id clicked on it, turned primary once the job is taken
+    clicked: str | None = None
+    #: the upscaler family for the Redo buttons (capture 26)
+    upscaler: str = components.UPSCALER
+    motion: str = "low"
+    job_hash: str = field(default_factory=lambda: str(uuid.uuid4()))
+    #: set once INTERACTION_SUCCESS went out: no job message may precede it
+    acknowledged: asyncio.Event = field(default_factory=asyncio.Event)
+    #: set by Cancel Job: the job stops before its next step
+    cancelled: bool = False
+    #: False when the interaction was already acknowledged (Vary (Region): the click was)
+    needs_ack: bool = True
+
+    def content(self, status: str | None) -> str:
+        """``**prompt** - [<label> by ]<@user> [(status) ](mode)`` (reference §3.1)."""
+        by = f"{self.label} by " if self.label else ""
+        if status is not None and status.endswith("%") and self.progress_label:
+            by = f"{self.progress_label} by "
+        state = f"({status}) " if status else ""
+        return f"**{self.prompt}** - {by}<@{self.ctx.user.id}> {state}({self.mode})"
+
+
+class JobRunner:
+    """Admits jobs to the user's queue and plays them."""
+
+    def __init__(self, core: BotCore) -> None:
+        self._core = core
+        #: running jobs by hash, for Cancel Job
+        self.running: dict[str, Job] = {}
+
+    def submit(self, job: Job) -> None:
+        """Admit ``job`` now (arrival order) and play it in the background."""
+        admission = self._core.queue(job.ctx.user).admit(job)
+        self._core.spawn(self._answer(job, admission))
+
+    async def _answer(self, job: Job, admission: Admission) -> None:
+        if job.needs_ack:
+            await self._core.acknowledge(job.ctx)
+        job.acknowledged.set()
+        if job.parent_id is not None and job.clicked is not None:
+            # the used button turns primary once Midjourney took the click (captures 22, 27)
+            self._core.mark_used(job.ctx, job.parent_id, job.clicked)
+        if admission is Admission.START:
+            await self._play(job)
+            return
+        embed = messages.JOB_QUEUED if admission is Admission.QUEUE else messages.QUEUE_FULL
+        footer = f"/imagine {job.prompt}"
+        reply = messages.embed_reply(job.ctx, self._core.next_id(), embed, footer)
+        self._core.post(job.ctx, reply)
+
+    async def _play(self, job: Job) -> None:
+        """Run a job holding a slot; hand the slot to the next waiting job afterwards."""
+        try:
+            await job.acknowledged.wait()
+            self.running[job.job_hash] = job
+            await self._run(job)
+        finally:
+            self.running.pop(job.job_hash, None)
+            if not self._core.closing:
+                successor = self._core.queue(job.ctx.user).finish()
+                if successor is not None:
+                    self._core.spawn(self._play(successor))
+
+    def cancel(self, job_hash: str) -> Job | None:
+        """Stop a running job: its progress message goes, no result comes (capture 12)."""
+        job = self.running.get(job_hash)
+        if job is not None and not job.cancelled:
+            job.cancelled = True
+            return job
+        return None
+
+    async def _run(self, job: Job) -> None:
+        core, ctx = self._core, job.ctx
+        waiting = self._waiting_message(job)
+        core.post(ctx, waiting)
+        rendered = await asyncio.to_thread(job.render)
+        for percent in core.config.progress_points:
+            await core.step()
+            if job.cancelled:
+                return self._stop(job, waiting)
+            preview = await self._publish_preview(job, rendered.picture, percent)
+            content = job.content(f"{percent}%")
+            cancel = components.cancel_row(job.job_hash)
+            core.edit(ctx, messages.progress_edit(waiting, content, preview, core.now(), cancel))
+        await core.step()
+        if job.cancelled:
+            return self._stop(job, waiting)
+        attachment = await self._publish_result(job, rendered)
+        result = self._result_message(job, attachment)
+        core.post(ctx, result)
+        core.delete(ctx.user.id, ctx.channel, waiting["id"])
+        core.state.results.add(self._remember(job, result, rendered))
+        return None
+
+    def _stop(self, job: Job, waiting: JsonObject) -> None:
+        self._core.delete(job.ctx.user.id, job.ctx.channel, waiting["id"])
+
+    def _waiting_message(self, job: Job) -> JsonObject:
+        ctx, core = job.ctx, self._core
+        parent = self._parent(job)
+        if parent is None:
+            return messages.waiting_message(ctx, core.next_id(), job.prompt)
+        content = messages.waiting_content(job.prompt, ctx.user.id)
+        waiting = messages.button_reply(ctx, core.next_id(), content, parent, flags=EPHEMERAL)
+        waiting["components"] = components.cancel_row(job.job_hash)
+        return waiting
+
+    def _parent(self, job: Job) -> JsonObject | None:
+        if job.parent_id is None:
+            return None
+        return self._core.state.message(job.ctx.channel.id, job.parent_id)
+
+    def _result_message(self, job: Job, attachment: JsonObject) -> JsonObject:
+        core, ctx = self._core, job.ctx
+        content = job.content(None)
+        buttons = self._buttons(job)
+        parent = self._parent(job)
+        with_nonce = core.config.final_nonce
+        if parent is None:
+            return messages.result_message(
+                ctx, core.next_id(), content, attachment, buttons, with_nonce
+            )
+        result = messages.button_reply(ctx, core.next_id(), content, parent, with_nonce=with_nonce)
+        result["attachments"] = [attachment]
+        result["components"] = buttons
+        return result
+
+    def _buttons(self, job: Job) -> list[JsonObject]:
+        web = self._core.config.web_link_button
+        if job.kind is ResultKind.UPSCALED:
+            return components.upscaled(job.job_hash, job.upscaler, web)
+        if job.kind is ResultKind.VIDEO_BATCH:
+            return components.video_batch(job.job_hash, self._batch_size(job), web)
+        return components.grid(job.job_hash, web)
+
+    @staticmethod
+    def _batch_size(job: Job) -> int:
+        return batch_size(job.prompt)
+
+    async def _publish_preview(self, job: Job, picture: Image.Image, percent: int) -> JsonObject:
+        size = self._core.config.preview_size
+        data = await asyncio.to_thread(render_preview, picture, percent, size)
+        return self._core.publish(
+            job.ctx.channel,
+            job.origin,
+            preview_filename(job.job_hash),
+            "image/webp",
+            data,
+            preview_size(picture, size),
+        )
+
+    async def _publish_result(self, job: Job, rendered: Rendered) -> JsonObject:
+        if rendered.video is not None:
+            data, extension, content_type = rendered.video, "mp4", "video/mp4"
+        else:
+            data = await asyncio.to_thread(encode_png, rendered.picture)
+            extension, content_type = "png", "image/png"
+        filename = grid_filename(job.prompt, job.ctx.user.username, job.job_hash, extension)
+        return self._core.publish(
+            job.ctx.channel, job.origin, filename, content_type, data, rendered.picture.size
+        )
+
+    @staticmethod
+    def _remember(job: Job, message: JsonObject, rendered: Rendered) -> JobResult:
+        return JobResult(
+            message_id=message["id"],
+            channel_id=job.ctx.channel.id,
+            user_id=job.ctx.user.id,
+            job_hash=job.job_hash,
+            prompt=job.prompt,
+            kind=job.kind,
+            cells=tuple(rendered.cells),
+            motion=job.motion,
+        )
