@@ -3,11 +3,76 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 from tests.e2e.conftest import DISCORD_TOKEN, Stack
 
 TERMINAL = {"completed", "failed", "moderated", "cancelled"}
+#: Every field of useapi's job model (reference §7) this server emits.
+MODEL_FIELDS = {
+    "jobid",
+    "verb",
+    "status",
+    "created",
+    "updated",
+    "prompt",
+    "button",
+    "parentJobId",
+    "children",
+    "buttons",
+    "discord",
+    "channel",
+    "server",
+    "maxJobs",
+    "replyUrl",
+    "replyRef",
+    "messageId",
+    "content",
+    "timestamp",
+    "attachments",
+    "embeds",
+    "seed",
+    "blendUrls",
+    "blendDimensions",
+    "describeUrl",
+    "error",
+    "errorDetails",
+    "code",
+}
+ATTACHMENT_FIELDS = {
+    "id",
+    "url",
+    "proxy_url",
+    "filename",
+    "content_type",
+    "width",
+    "height",
+    "size",
+}
+ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+JOBID = re.compile(r"^job:\d{17}-user:\d+-channel:\d+$")
+
+
+def assert_job_model(body: dict[str, Any], verb: str) -> None:
+    """The job as useapi returns it, field by field."""
+    assert set(body) <= MODEL_FIELDS, set(body) - MODEL_FIELDS
+    assert JOBID.match(body["jobid"]) and body["jobid"].endswith(f"-channel:{body['channel']}")
+    assert body["verb"] == verb and body["code"] == 200
+    assert ISO_MS.match(body["created"]) and ISO_MS.match(body["updated"])
+    assert body["created"] <= body["updated"]
+    assert re.fullmatch(r".{3}\.\.\.secured\.\.\..{3}", body["discord"])
+    assert body["channel"].isdigit() and 1 <= body["maxJobs"] <= 15
+    assert body["messageId"].isdigit() and isinstance(body["content"], str)
+    assert re.match(r"^\d{4}-\d\d-\d\dT[\d:.]+\+00:00$", body["timestamp"])
+    for attachment in body.get("attachments", []):
+        assert set(attachment) == ATTACHMENT_FIELDS, attachment
+        assert attachment["size"] > 0 and attachment["width"] > 0 and attachment["height"] > 0
+    assert all(isinstance(label, str) and label for label in body.get("buttons", []))
+    for child in body.get("children", []):
+        assert set(child) <= {"button", "jobid", "messageId"} and JOBID.match(child["jobid"])
+
+
 GRID_BUTTONS = ["U1", "U2", "U3", "U4", "🔄", "V1", "V2", "V3", "V4"]
 
 
@@ -41,6 +106,7 @@ async def run(stack: Stack, path: str, body: dict[str, Any]) -> dict[str, Any]:
     assert reply.status_code == 200, reply.text
     done = await finished(stack, reply.json()["jobid"])
     assert done["status"] == "completed", done
+    assert_job_model(done, path.rsplit("/", 1)[-1])
     return done
 
 

@@ -90,6 +90,14 @@ async def test_upscalers_and_redo(stack: Stack) -> None:
     )
 
 
+async def test_zoom_out_and_make_square(stack: Stack) -> None:
+    await add_account(stack)
+    upscale = await click(stack, await imagine(stack, "a wide valley --ar 3:2"), "U3")
+    assert "Zoom Out" in (await click(stack, upscale, "Zoom Out 1.5x"))["content"]
+    squared = await click(stack, upscale, "Make Square")
+    assert squared["attachments"][0]["width"] == squared["attachments"][0]["height"]
+
+
 async def test_custom_zoom_and_remix(stack: Stack) -> None:
     await add_account(stack)
     upscale = await click(stack, await imagine(stack, "a garden"), "U1")
