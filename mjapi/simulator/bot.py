@@ -91,13 +91,7 @@ class MidjourneyBot:
         command = submission.command
         if command == "prefer":
             command = f"prefer {next(iter(submission.options))}"
-        ctx = InteractionContext(
-            user=submission.user,
-            channel=submission.channel,
-            command=command,
-            interaction_id=self._core.next_id(),
-            nonce=submission.nonce,
-        )
+        ctx = self._core.interaction(submission.user, submission.channel, command, submission.nonce)
         self._play_command(ctx, submission)
 
     def click(self, user: SimUser, accepted: Any, origin: str) -> None:
@@ -217,14 +211,7 @@ class MidjourneyBot:
         result = self._core.state.results.by_message(accepted.message["id"])
         if result is None:
             return
-        ctx = InteractionContext(
-            user=user,
-            channel=accepted.channel,
-            command=accepted.custom_id,
-            interaction_id=self._core.next_id(),
-            nonce=accepted.nonce,
-            interaction_type=3,
-        )
+        ctx = self._core.interaction(user, accepted.channel, accepted.custom_id, accepted.nonce, 3)
         if accepted.action.kind is Kind.DESCRIBE_RETRY:
             image = accepted.message["embeds"][0]["image"]
             self._core.spawn(self._describe.retry(ctx, result, image))

@@ -85,6 +85,17 @@ class BotCore:
     def next_id(self) -> str:
         return self.snowflakes.next()
 
+    def interaction(
+        self,
+        user: SimUser,
+        channel: SimChannel,
+        command: str,
+        nonce: str | None,
+        interaction_type: int = 2,
+    ) -> InteractionContext:
+        """A new interaction's context, with a fresh interaction id."""
+        return InteractionContext(user, channel, command, self.next_id(), nonce, interaction_type)
+
     def now(self) -> str:
         return discord_timestamp(self.clock.now())
 

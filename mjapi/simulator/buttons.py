@@ -56,14 +56,7 @@ class ButtonPlayer:
     # -- type 3 ------------------------------------------------------------------------------
 
     def click(self, user: SimUser, accepted: AcceptedClick, origin: str) -> None:
-        ctx = InteractionContext(
-            user=user,
-            channel=accepted.channel,
-            command=accepted.custom_id,
-            interaction_id=self._core.next_id(),
-            nonce=accepted.nonce,
-            interaction_type=3,
-        )
+        ctx = self._core.interaction(user, accepted.channel, accepted.custom_id, accepted.nonce, 3)
         kind = accepted.action.kind
         if kind is Kind.CANCEL:
             self._core.spawn(self._cancel(ctx, accepted.action.job_hash))
@@ -206,14 +199,7 @@ class ButtonPlayer:
     def submit_modal(self, user: SimUser, accepted: AcceptedModal, origin: str) -> None:
         """Type 5: the job of the button that opened the modal, with the submitted prompt."""
         modal = accepted.modal
-        ctx = InteractionContext(
-            user=user,
-            channel=accepted.channel,
-            command=modal.custom_id,
-            interaction_id=self._core.next_id(),
-            nonce=accepted.nonce,
-            interaction_type=5,
-        )
+        ctx = self._core.interaction(user, accepted.channel, modal.custom_id, accepted.nonce, 5)
         result = self._core.state.results.by_message(modal.message_id)
         if result is None:
             self._core.spawn(self._core.acknowledge(ctx))
@@ -259,14 +245,7 @@ class ButtonPlayer:
         channel = state.channels.get(pending.channel_id)
         if user is None or result is None or channel is None:
             return False
-        ctx = InteractionContext(
-            user=user,
-            channel=channel,
-            command=pending.clicked_custom_id,
-            interaction_id=self._core.next_id(),
-            nonce=pending.nonce,
-            interaction_type=3,
-        )
+        ctx = self._core.interaction(user, channel, pending.clicked_custom_id, pending.nonce, 3)
         parsed = Click(
             ctx, pending.origin, result, pending.clicked_custom_id, _region_action(result)
         )
