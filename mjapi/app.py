@@ -7,16 +7,19 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-import httpx
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
 
 from mjapi import __version__
-from mjapi.api import errors
+from mjapi.api import errors, validation
+from mjapi.api.body import read_body
+from mjapi.api.deps import CallerDep
 from mjapi.api.routes import accounts, health, jobs
 from mjapi.clock import Clock, SystemClock
 from mjapi.engine import Engine
+from mjapi.errors import BadRequest
 from mjapi.fetch import HttpFetcher
 from mjapi.logs import install_redaction
+from mjapi.net import Outbound, Refused, ResolutionFailed, UrlGuard, refused_url
 from mjapi.settings import Settings
 from mjapi.storage.base import Store
 from mjapi.storage.crypto import TokenCipher
@@ -26,6 +29,9 @@ from mjapi.transports.discord import DiscordTransport
 from mjapi.webhooks.delivery import CallbackSender, RetryPolicy
 
 TransportFactory = Callable[[Settings, Clock], Transport]
+
+#: How long a job request waits for its replyUrl's host to resolve before going on unchecked.
+REPLY_URL_CHECK_SECONDS = 5.0
 
 
 def discord_transport(settings: Settings, clock: Clock) -> Transport:
@@ -42,18 +48,28 @@ async def open_configured_store(settings: Settings) -> Store:
     return store
 
 
+def default_outbound(settings: Settings) -> Outbound:
+    """The real network, behind the URL guard the settings ask for."""
+    return Outbound(UrlGuard(allow_private=settings.allow_private_urls))
+
+
 @asynccontextmanager
 async def running_engine(
-    settings: Settings, clock: Clock, transport_factory: TransportFactory
+    settings: Settings,
+    clock: Clock,
+    transport_factory: TransportFactory,
+    outbound: Outbound | None = None,
 ) -> AsyncIterator[tuple[Store, Engine]]:
     """Store, transport, callbacks and engine, started; everything closed on exit."""
+    outbound = outbound or default_outbound(settings)
     async with contextlib.AsyncExitStack() as stack:
         store = await open_configured_store(settings)
         stack.push_async_callback(store.close)
-        http = httpx.AsyncClient(timeout=settings.callback_timeout, follow_redirects=False)
+        # Callbacks and downloads reach client-named URLs: only through the guarded clients.
+        http = outbound.client(settings.callback_timeout)
         stack.push_async_callback(http.aclose)
         callbacks = CallbackSender(http, RetryPolicy(attempts=settings.callback_attempts))
-        downloads = httpx.AsyncClient(timeout=settings.callback_timeout, follow_redirects=True)
+        downloads = outbound.client(settings.callback_timeout)
         stack.push_async_callback(downloads.aclose)
         stack.push_async_callback(callbacks.close)
         stack.push_async_callback(_drain, callbacks, settings.callback_timeout)  # before close
@@ -79,19 +95,50 @@ async def _drain(callbacks: CallbackSender, seconds: float) -> None:
         await asyncio.wait_for(callbacks.drain(), seconds)
 
 
+async def refuse_forbidden_reply_url(request: Request, _caller: CallerDep) -> None:
+    """A ``replyUrl`` the server will never call is refused with the request, not silently later.
+
+    Each delivery checks again (the host may resolve differently by then). Malformed input is
+    left to the route, which reports it in its usual order; so is a host that does not resolve
+    yet, as the callback may still reach it later.
+    """
+    outbound: Outbound = request.app.state.outbound
+    if outbound.guard.allow_private:
+        return
+    try:
+        url = validation.reply_url(await read_body(request))
+    except BadRequest:
+        return
+    if url is None:
+        return
+    try:
+        async with asyncio.timeout(REPLY_URL_CHECK_SECONDS):
+            await outbound.guard.check(url)
+    except Refused as refusal:
+        raise refused_url(url, refusal) from None
+    except (ResolutionFailed, TimeoutError):
+        return
+
+
 def create_app(
     settings: Settings,
     *,
     clock: Clock | None = None,
     transport_factory: TransportFactory = discord_transport,
+    outbound: Outbound | None = None,
 ) -> FastAPI:
-    """The API app; the store, transport and engine start and stop with its lifespan."""
+    """The API app; the store, transport and engine start and stop with its lifespan.
+
+    ``outbound`` replaces the real network for client-named URLs (tests inject a resolver).
+    """
     install_redaction()
     the_clock = clock or SystemClock()
+    the_outbound = outbound or default_outbound(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with running_engine(settings, the_clock, transport_factory) as (store, engine):
+        running = running_engine(settings, the_clock, transport_factory, the_outbound)
+        async with running as (store, engine):
             app.state.store, app.state.engine = store, engine
             yield
 
@@ -102,7 +149,10 @@ def create_app(
         lifespan=lifespan,
         redirect_slashes=False,
     )
+    app.state.outbound = the_outbound
     errors.install(app)
-    for router in (jobs.router, accounts.router, health.router):
-        app.include_router(router)
+    reply_url_check = [Depends(refuse_forbidden_reply_url)]
+    app.include_router(jobs.router, dependencies=reply_url_check)
+    app.include_router(accounts.router, dependencies=reply_url_check)  # the default replyUrl
+    app.include_router(health.router)
     return app

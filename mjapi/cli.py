@@ -1,4 +1,4 @@
-"""Command line: ``mjapi serve | simulator | demo | token create``.
+"""Command line: ``mjapi serve | simulator | demo | token create | inspect``.
 
 Every flag falls back to its ``MJAPI_*`` environment variable (see ``mjapi.settings``).
 """
@@ -6,6 +6,7 @@ Every flag falls back to its ``MJAPI_*`` environment variable (see ``mjapi.setti
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,6 +16,7 @@ import uvicorn
 from mjapi import logs
 from mjapi.app import create_app, open_configured_store
 from mjapi.domain.tokens import hash_token, new_token
+from mjapi.inspect import InspectError, inspect_payload, parse_document, render
 from mjapi.settings import Settings
 from mjapi.storage.base import ApiToken, Store
 
@@ -84,6 +86,44 @@ def token_create(
     typer.echo(token)
 
 
+@app.command("inspect")
+def inspect_command(
+    file: Annotated[
+        str,
+        typer.Argument(
+            help="JSON file: a gateway frame or log (JSON list or JSON lines), a message or "
+            "REST history, a REST body or an /interactions request; '-' reads stdin.",
+            metavar="FILE",
+            show_default=False,
+        ),
+    ],
+    compact: Annotated[bool, typer.Option("--compact", help="One line per result.")] = False,
+) -> None:
+    """Print what mjapi reads from a captured Discord payload: JSON, one result per message."""
+    try:
+        results = inspect_payload(parse_document(_read_input(file)))
+    except InspectError as exc:
+        typer.echo(f"mjapi inspect: {file}: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(render(results, compact=compact))
+
+
+def _read_input(file: str) -> str:
+    """The file's text; every way reading can fail becomes one clear InspectError."""
+    try:
+        if file == "-":
+            return sys.stdin.read()
+        return Path(file).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InspectError("no such file") from None
+    except IsADirectoryError:
+        raise InspectError("is a directory, not a file") from None
+    except UnicodeDecodeError:
+        raise InspectError("not UTF-8 text (expected JSON)") from None
+    except OSError as exc:
+        raise InspectError(f"cannot read it ({exc.strerror or type(exc).__name__})") from None
+
+
 async def _create_token(settings: Settings, user: int | None, label: str | None) -> str:
     store = await open_configured_store(settings)
     try:
@@ -113,7 +153,9 @@ async def _run_demo(settings: Settings) -> None:
     from mjapi.simulator import SimulatorConfig, running_simulator
 
     async with running_simulator(SimulatorConfig()) as sim:
-        settings = settings.model_copy(update={"discord_url": sim.base_url})
+        # The simulator serves its images (and the demo's callbacks go) on loopback.
+        update = {"discord_url": sim.base_url, "allow_private_urls": True}
+        settings = settings.model_copy(update=update)
         api = create_app(settings)
         server = uvicorn.Server(
             uvicorn.Config(api, host=settings.host, port=settings.port, log_config=None)

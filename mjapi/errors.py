@@ -12,6 +12,7 @@ Hierarchy::
     ├── RateLimited         429     Discord answered 429
     ├── UpstreamTimeout     504     Midjourney queued the job / did not answer
     ├── PendingModeration   596     the account waits for a moderation acknowledgement
+    ├── AccountDisabled     596     the account is disabled (reason in the message)
     ├── DuplicateKey        409     a store insert hit an existing key
     └── TransportError      502     Discord could not be reached or refused a request
         ├── DiscordHTTPError        a non-2xx answer from Discord REST (status, code, message)
@@ -117,6 +118,17 @@ class PendingModeration(MjapiError):
         "Your Discord account has received a pending moderation message from Midjourney. "
         "Please address this issue and reset pendingModMessage before making any new API calls"
     )
+
+
+class AccountDisabled(MjapiError):
+    """Every account the call could use is disabled (token rejected, blocked, no subscription).
+
+    useapi has no such state; it answers like a pending moderation message (596), the other
+    "the account needs its owner" case: fix it, then ``POST .../{channel}/reset``.
+    """
+
+    status = 596
+    default_message = "The Midjourney account is disabled"
 
 
 class TransportError(MjapiError):

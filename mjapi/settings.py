@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     callback_attempts: int = Field(
         default=5, description="Attempts per callback before it is given up (backoff between them)."
     )
+    allow_private_urls: bool = Field(
+        default=False,
+        description="Let replyUrl, blendUrls and describeUrl reach private, loopback and other "
+        "non-public addresses (development and tests only: it opens the door to SSRF).",
+    )
     log_level: str = Field(default="INFO", description="Python logging level.")
 
     def sqlite_path(self) -> Path:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import httpx
 
 from mjapi.domain.accounts import Account
-from mjapi.domain.events import JobCompleted, JobEvent, JobStarted
+from mjapi.domain.events import BackendEvent, JobCompleted, JobStarted
 from mjapi.errors import DiscordAuthError
 from mjapi.transports.base import (
     BlendDimensions,
@@ -33,7 +33,12 @@ class FakeTransport:
         self.attached: dict[str, Account] = {}
         self.forgotten: list[str] = []
         self.clicks: list[ButtonTarget] = []
-        self._events: asyncio.Queue[JobEvent] = asyncio.Queue()
+        #: what Midjourney answers the next submissions with instead of "Waiting to start"
+        #: (each entry makes the events for one jobid)
+        self.answers: list[Callable[[str], list[BackendEvent]]] = []
+        #: raised by the next attach
+        self.attach_error: BaseException | None = None
+        self._events: asyncio.Queue[BackendEvent] = asyncio.Queue()
 
     async def identify(self, token: str) -> DiscordIdentity:
         if token.startswith("bad"):
@@ -42,6 +47,9 @@ class FakeTransport:
         return DiscordIdentity(str(digest), f"user{digest % 1000}", str(10**17 + digest))
 
     async def attach(self, account: Account) -> None:
+        if self.attach_error is not None:
+            error, self.attach_error = self.attach_error, None
+            raise error
         self.attached[account.channel] = account
 
     async def detach(self, channel: str) -> None:
@@ -87,17 +95,20 @@ class FakeTransport:
             error, self.fail_next = self.fail_next, None
             raise error
         self.submitted.append((account.channel, jobid, what))
-        if self.auto_start and start:
+        if self.answers:
+            for event in self.answers.pop(0)(jobid):
+                self.emit(event)
+        elif self.auto_start and start:
             self.emit(JobStarted(jobid, f"m-{len(self.submitted)}", f"**{what}** (Waiting)", "t"))
         return f"nonce-{len(self.submitted)}"
 
     def forget(self, channel: str, jobid: str) -> None:
         self.forgotten.append(jobid)
 
-    def emit(self, event: JobEvent) -> None:
+    def emit(self, event: BackendEvent) -> None:
         self._events.put_nowait(event)
 
-    async def events(self) -> AsyncIterator[JobEvent]:
+    async def events(self) -> AsyncIterator[BackendEvent]:
         while True:
             yield await self._events.get()
             # The consumer asks for the next event only after applying this one.

@@ -10,7 +10,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from mjapi.domain.model import job_model
 from mjapi.engine.rules import AlreadyExecuted
+from mjapi.engine.verdicts import JobAnswered
 from mjapi.errors import Busy, MjapiError, RateLimited
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,8 @@ def _printable(text: str) -> str:
 
 async def _mjapi_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, MjapiError)
+    if isinstance(exc, JobAnswered):
+        return _job_answer(exc)
     if isinstance(exc, AlreadyExecuted):
         return envelope(exc.status, exc.message, button=exc.button, jobid=exc.child_jobid)
     if isinstance(exc, Busy):
@@ -47,6 +51,15 @@ async def _mjapi_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, RateLimited):
         return envelope(exc.status, exc.message, exc.details, retry_after=exc.retry_after)
     return envelope(exc.status, exc.message, exc.details)
+
+
+def _job_answer(exc: JobAnswered) -> JSONResponse:
+    """useapi answers 429 (Queue full), 504 (Job queued) and 596 with the job itself."""
+    body = job_model(exc.job, exc.status)
+    body["error"] = _printable(exc.message)
+    if exc.details:
+        body["errorDetails"] = _printable(exc.details)
+    return JSONResponse(body, status_code=exc.status)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

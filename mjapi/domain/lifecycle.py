@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from mjapi.domain.events import JobCompleted, JobEvent, JobFailed, JobProgressed, JobStarted
+from mjapi.domain.events import (
+    JobCompleted,
+    JobEvent,
+    JobFailed,
+    JobProgressed,
+    JobQueued,
+    JobStarted,
+)
 from mjapi.domain.jobs import Job, JobStatus, can_move
 
 
 def apply_event(job: Job, event: JobEvent, now: datetime) -> Job | None:
     """The job after ``event``, or None when the event may not move it (late or duplicate)."""
+    if isinstance(event, JobQueued):
+        return _queued(job, now)
     target = _target_status(job, event)
     if not can_move(job.status, target):
         return None
@@ -27,7 +36,16 @@ def _target_status(job: Job, event: JobEvent) -> JobStatus:
         return JobStatus.PROGRESS
     if isinstance(event, JobCompleted):
         return JobStatus.COMPLETED
+    assert isinstance(event, JobFailed)  # JobQueued never gets here (apply_event)
     return JobStatus.MODERATED if event.moderated else JobStatus.FAILED
+
+
+def _queued(job: Job, now: datetime) -> Job | None:
+    """Midjourney holds the job in its own queue: still ``created``, but news (the watchdog
+    counts quiet time from ``updated``). Once started, a late "Job queued" changes nothing."""
+    if job.status is not JobStatus.CREATED:
+        return None
+    return job.evolve(updated=now)
 
 
 def _changes(event: JobEvent) -> dict[str, object]:

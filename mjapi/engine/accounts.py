@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from mjapi.clock import Clock
 from mjapi.domain.accounts import DEFAULT_MAX_JOBS, Account
-from mjapi.errors import Conflict, NotFound
+from mjapi.errors import Conflict, DiscordAuthError, NotFound
 from mjapi.logs import register_secret
 from mjapi.storage.base import Store, UserProfile
 from mjapi.transports.base import DiscordIdentity, ServerChannel, Transport
+
+log = logging.getLogger(__name__)
 
 NO_CONFIGURATION = "Configuration not found. To create configuration use POST account/midjourney."
 NO_CHANNEL = "Configuration not found for provided channel"
@@ -50,13 +54,41 @@ class Accounts:
         await self._store.delete_account(channel)
 
     async def reset(self, owner: int, channel: str) -> Account:
-        """Clear ``pendingModMessage`` (and a disabled state): the account rejoins rotation."""
+        """Clear ``pendingModMessage`` (and a disabled state): the account rejoins rotation.
+
+        The account is connected again first (a disabled one was not); when Discord still
+        refuses its token, it stays disabled and the caller gets Discord's refusal.
+        """
         account = await self.get(owner, channel)
+        register_secret(account.discord_token)
+        try:
+            await self._transport.attach(account)
+        except DiscordAuthError as exc:
+            await self.disable(channel, exc.message)
+            raise
         cleared = account.evolve(
             pending_mod_message=None, disabled_reason=None, updated=self._clock.now()
         )
         await self._store.put_account(cleared)
         return cleared
+
+    async def flag(self, channel: str, message: str) -> Account | None:
+        """Midjourney wants the owner (moderation notice, CAPTCHA): out of rotation (596)."""
+        log.warning("account %s flagged by Midjourney: %s", channel, message)
+        return await self._change(channel, pending_mod_message=message)
+
+    async def disable(self, channel: str, reason: str) -> Account | None:
+        """The account can no longer be used; None when it was deleted meanwhile."""
+        log.warning("account %s disabled: %s", channel, reason)
+        return await self._change(channel, disabled_reason=reason)
+
+    async def _change(self, channel: str, **changes: str) -> Account | None:
+        account = await self._store.get_account(channel)
+        if account is None:
+            return None
+        changed = account.evolve(**changes, updated=self._clock.now())
+        await self._store.put_account(changed)
+        return changed
 
     async def profile(self, owner: int) -> UserProfile:
         found = await self._store.get_profile(owner)

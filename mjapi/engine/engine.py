@@ -19,7 +19,7 @@ from typing import Any
 
 from mjapi.clock import Clock
 from mjapi.domain.accounts import Account
-from mjapi.domain.events import JobEvent
+from mjapi.domain.events import AccountDisabled, AccountFlagged, BackendEvent, JobEvent
 from mjapi.domain.jobs import Child, Job, JobStatus
 from mjapi.domain.lifecycle import apply_event, cancel, expire
 from mjapi.domain.model import JobIdFactory, job_model
@@ -35,10 +35,12 @@ from mjapi.engine.requests import (
     SeedRequest,
     SettingRequest,
 )
+from mjapi.engine.routing import require_usable, unusable_error
 from mjapi.engine.rules import button_to_click, require_seedable
 from mjapi.engine.slots import AccountSlots
+from mjapi.engine.verdicts import JobAnswered, Verdict, verdict_for
 from mjapi.engine.watchdog import STALE_ERROR, overdue
-from mjapi.errors import BadRequest, Busy, MjapiError, NotFound, PendingModeration
+from mjapi.errors import BadRequest, Busy, DiscordAuthError, MjapiError, NotFound
 from mjapi.logs import register_secret
 from mjapi.storage.base import Store
 from mjapi.transports.base import ButtonTarget, Transport, Upload
@@ -78,6 +80,8 @@ class Engine:
         #: set when a job leaves ``created`` (a POST may answer) and when it ends
         self._acks: dict[str, asyncio.Event] = {}
         self._ends: dict[str, asyncio.Event] = {}
+        #: non-200 answers waiting POSTs collect (verdicts.py); only kept while one waits
+        self._verdicts: dict[str, Verdict] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: list[asyncio.Task[None]] = []
         #: account configuration (``/v2/account...``)
@@ -89,7 +93,9 @@ class Engine:
         """Load unfinished jobs, connect every usable account, start the background loops."""
         for job in await self._store.unfinished_jobs():
             self._track(job)
-        accounts = [a for a in await self._store.list_accounts() if a.eligible]
+        # Flagged accounts connect too: their running jobs must still end, only new work is
+        # kept away. Disabled ones stay off until reset.
+        accounts = [a for a in await self._store.list_accounts() if a.disabled_reason is None]
         await asyncio.gather(*(self._attach_quietly(a) for a in accounts))
         self._tasks = [
             asyncio.create_task(self._consume_events(), name="engine events"),
@@ -106,6 +112,8 @@ class Engine:
         register_secret(account.discord_token)
         try:
             await self._transport.attach(account)
+        except DiscordAuthError as exc:
+            await self.accounts.disable(account.channel, exc.message)
         except MjapiError as exc:
             log.warning("account %s could not connect: %s", account.channel, exc.message)
 
@@ -198,6 +206,11 @@ class Engine:
             raise NotFound(f"Unable to locate job {jobid}")
         return job
 
+    @property
+    def pending_verdicts(self) -> int:
+        """Answers kept for POSTs still waiting (a gauge: it must not grow)."""
+        return len(self._verdicts)
+
     def running(self, owner: int) -> list[str]:
         """Ids of the caller's jobs that have not ended, oldest first."""
         return [j.jobid for j in sorted(self._live.values(), key=_age) if j.owner == owner]
@@ -245,6 +258,11 @@ class Engine:
             await asyncio.shield(
                 self._mutate(job.jobid, lambda j: _failed(j, refusal, now), notify=False)
             )
+            if isinstance(exc, DiscordAuthError):
+                # The token no longer works: take the account out of rotation for good.
+                disabled = await self.accounts.disable(account.channel, exc.message)
+                if disabled is not None:
+                    raise unusable_error([disabled]) from exc
             raise
         await self._mutate(job.jobid, lambda j: _with_nonce(j, nonce))
 
@@ -257,8 +275,7 @@ class Engine:
         account = await self._store.get_account(parent.channel)
         if account is None or account.owner != parent.owner:
             raise NotFound(f"Configuration not found for channel {parent.channel}")
-        if account.pending_mod_message:
-            raise PendingModeration()
+        require_usable([account])
         return account
 
     async def _candidates(self, owner: int, options: JobOptions) -> list[Account]:
@@ -268,9 +285,7 @@ class Engine:
             accounts = [a for a in accounts if a.channel == options.channel]
         if not accounts:
             raise NotFound(NO_CONFIGURATION)
-        if all(a.pending_mod_message for a in accounts):
-            raise PendingModeration()
-        return accounts
+        return require_usable(accounts)
 
     def _choose(self, accounts: list[Account], options: JobOptions) -> Account:
         account = pick_account(accounts, self._slots.counts(), self._rng, options.max_jobs)
@@ -296,12 +311,22 @@ class Engine:
             raise
 
     async def _answer(self, jobid: str, *, until_done: bool) -> Job:
-        """The job once acknowledged (or ended, with ``until_done``), or as it is at the timeout."""
+        """The job once acknowledged (or ended, with ``until_done``), or as it is at the timeout.
+
+        Raises ``JobAnswered`` when Midjourney queued the job, its queue was full or the account
+        needs its owner: useapi answers those with the job under 504, 429 or 596.
+        """
         signal = (self._ends if until_done else self._acks).get(jobid)
         if signal is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(signal.wait(), self._ack_timeout)
-        return self._live.get(jobid) or await self._require(jobid)
+        # Nobody waits any more: later news must not leave a verdict behind.
+        self._acks.pop(jobid, None)
+        verdict = self._verdicts.pop(jobid, None)
+        job = self._live.get(jobid) or await self._require(jobid)
+        if verdict is not None:
+            raise JobAnswered(job, verdict)
+        return job
 
     async def _require(self, jobid: str) -> Job:
         job = await self._store.get_job(jobid)
@@ -366,22 +391,43 @@ class Engine:
         async for event in self._transport.events():
             await self._apply_with_retries(event)
 
-    async def _apply_with_retries(self, event: JobEvent) -> None:
+    async def _apply_with_retries(self, event: BackendEvent) -> None:
         """Apply one event; a failing store is retried so that a result is not dropped."""
+        subject = (
+            event.channel if isinstance(event, AccountFlagged | AccountDisabled) else event.jobid
+        )
         for delay in (*EVENT_RETRY_DELAYS, None):
             try:
                 await self._on_event(event)
                 return
             except Exception:
-                log.exception("event for %s could not be applied", event.jobid)
+                log.exception("event for %s could not be applied", subject)
             if delay is None:
-                log.error("event for %s dropped after repeated store failures", event.jobid)
+                log.error("event for %s dropped after repeated store failures", subject)
                 return
             await asyncio.sleep(delay)
 
-    async def _on_event(self, event: JobEvent) -> None:
+    async def _on_event(self, event: BackendEvent) -> None:
+        if isinstance(event, AccountFlagged):
+            await self.accounts.flag(event.channel, event.message)
+        elif isinstance(event, AccountDisabled):
+            await self.accounts.disable(event.channel, event.reason)
+        else:
+            await self._on_job_event(event)
+
+    async def _on_job_event(self, event: JobEvent) -> None:
         now = self._clock.now()
-        await self._mutate(event.jobid, lambda job: apply_event(job, event, now))
+        waiting = self._acks.get(event.jobid)
+        verdict = verdict_for(event) if waiting is not None else None
+        if verdict is not None:
+            self._verdicts[event.jobid] = verdict
+        changed = await self._mutate(event.jobid, lambda job: apply_event(job, event, now))
+        if verdict is None:
+            return
+        if changed is None:
+            self._verdicts.pop(event.jobid, None)
+        elif waiting is not None:
+            waiting.set()  # "Job queued" leaves the job created: wake the POST explicitly
 
     async def _watch(self) -> None:
         interval = max(0.05, min(30.0, self._job_timeout / 4))

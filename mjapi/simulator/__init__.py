@@ -6,6 +6,9 @@ at ``/gateway``, a CDN for attachments) so mjapi's Discord transport runs unchan
     async with running_simulator(SimulatorConfig(step_delay=0.01)) as sim:
         ...  # point the transport at sim.base_url; assert on sim.state
 
+Faults, rate limits and gateway trouble on demand: the control API under ``/_sim`` and, in
+process, ``sim.faults`` / ``sim.control`` / ``sim.stats`` (docs/simulator.md).
+
 Production code never imports this package (only the composition root, for demo mode).
 """
 

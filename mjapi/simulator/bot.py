@@ -3,7 +3,8 @@
 An /imagine plays the lifecycle of reference §2.5 (``jobs.py``); buttons and modals are played by
 ``buttons.py``, /describe by ``describe.py``, /info and /prefer by ``settings.py``, the ✉️ seed
 DM by ``seed.py``. Per-user concurrency follows the plan; extra jobs get "Job queued" and start
-later, beyond the wait queue "Queue full".
+later, beyond the wait queue "Queue full". Fault rules (``/_sim/faults``) change how a job is
+answered (``fault_play.py``).
 """
 
 from __future__ import annotations
@@ -19,9 +20,17 @@ from mjapi.simulator import messages
 from mjapi.simulator.bot_core import BotCore
 from mjapi.simulator.buttons import ButtonPlayer
 from mjapi.simulator.commands import PLAYED_COMMANDS, PLAYED_PREFERENCES
-from mjapi.simulator.config import SimulatorConfig
+from mjapi.simulator.config import PLAN_CONCURRENCY, SimulatorConfig
 from mjapi.simulator.custom_ids import Kind
-from mjapi.simulator.describe import DescribeFlow, open_image, suggestions, suggestions_for_link
+from mjapi.simulator.describe import (
+    DescribeFlow,
+    DescribeJob,
+    open_image,
+    suggestions,
+    suggestions_for_link,
+)
+from mjapi.simulator.fault_play import FaultPlayer
+from mjapi.simulator.faults import FaultControl
 from mjapi.simulator.followups import JobFactory
 from mjapi.simulator.gateway_hub import GatewayHub
 from mjapi.simulator.jobs import JobRunner
@@ -33,6 +42,7 @@ from mjapi.simulator.seed import SeedFlow
 from mjapi.simulator.settings import MODE_REPLIES, SettingsFlow
 from mjapi.simulator.snowflake import SnowflakeFactory
 from mjapi.simulator.state import SimChannel, SimulatorState
+from mjapi.simulator.stats import JobStats
 from mjapi.simulator.uploads import ResolvedFile
 from mjapi.simulator.users import SimUser
 
@@ -73,12 +83,15 @@ class MidjourneyBot:
         hub: GatewayHub,
         snowflakes: SnowflakeFactory,
         clock: Clock,
+        faults: FaultControl,
+        stats: JobStats,
     ) -> None:
-        self._core = BotCore(config, state, hub, snowflakes, clock)
-        self._runner = JobRunner(self._core)
+        self._core = BotCore(config, state, hub, snowflakes, clock, faults, stats)
+        fault_player = FaultPlayer(self._core)
+        self._runner = JobRunner(self._core, fault_player)
         self._factory = JobFactory(self._core)
         self._buttons = ButtonPlayer(self._core, self._runner, self._factory)
-        self._describe = DescribeFlow(self._core)
+        self._describe = DescribeFlow(self._core, fault_player)
         self._settings = SettingsFlow(self._core)
         self._seed = SeedFlow(self._core)
 
@@ -117,6 +130,10 @@ class MidjourneyBot:
     def reacted(self, user: SimUser, channel: SimChannel, message_id: str, origin: str) -> None:
         """A ✉️ reaction added on a message of the bot."""
         self._seed.reacted(user, channel, message_id, origin)
+
+    def plan_changed(self, user: SimUser) -> None:
+        """``/_sim/plans``: the user's queue follows the new plan's concurrency at once."""
+        self._runner.resize(user.id, PLAN_CONCURRENCY[user.plan])
 
     async def aclose(self) -> None:
         """Cancel everything the bot is doing (simulator shutdown)."""
@@ -186,8 +203,9 @@ class MidjourneyBot:
                 ctx.channel, origin, upload.filename, "image/png", upload.data, picture.size
             )
             embed_image = _embed_image(image)
-            self._core.spawn(
-                self._describe.describe(ctx, picture, embed_image, suggestions(picture))
+            prompts = suggestions(picture)
+            self._describe.start(
+                DescribeJob(ctx, picture, embed_image, prompts, upload.filename, origin)
             )
             return
         link = str(options["link"])
@@ -196,7 +214,7 @@ class MidjourneyBot:
         image_json: JsonObject = {"url": link, "proxy_url": link}
         if picture is not None:
             image_json.update(width=picture.size[0], height=picture.size[1])
-        self._core.spawn(self._describe.describe(ctx, picture, image_json, prompts))
+        self._describe.start(DescribeJob(ctx, picture, image_json, prompts, link, origin))
 
     def _cdn_picture(self, link: str) -> Image.Image | None:
         """A link to this simulator's CDN is read locally; the simulator fetches nothing else."""
@@ -214,7 +232,7 @@ class MidjourneyBot:
         ctx = self._core.interaction(user, accepted.channel, accepted.custom_id, accepted.nonce, 3)
         if accepted.action.kind is Kind.DESCRIBE_RETRY:
             image = accepted.message["embeds"][0]["image"]
-            self._core.spawn(self._describe.retry(ctx, result, image))
+            self._describe.retry(ctx, result, image, origin)
             return
         # 🎉 Imagine all: one /imagine per suggested prompt
         for prompt in result.suggestions:

@@ -13,12 +13,14 @@ from mjapi.simulator import messages
 from mjapi.simulator.cdn import StoredFile
 from mjapi.simulator.components import mark_used
 from mjapi.simulator.config import PLAN_CONCURRENCY, SimulatorConfig
+from mjapi.simulator.faults import FaultControl
 from mjapi.simulator.gateway_hub import GatewayHub
 from mjapi.simulator.messages import InteractionContext
 from mjapi.simulator.objects import JsonObject
 from mjapi.simulator.scheduler import JobQueue
 from mjapi.simulator.snowflake import SnowflakeFactory, discord_timestamp
 from mjapi.simulator.state import SimChannel, SimulatorState
+from mjapi.simulator.stats import JobStats
 from mjapi.simulator.users import SimUser
 
 log = logging.getLogger(__name__)
@@ -37,12 +39,17 @@ class BotCore:
         hub: GatewayHub,
         snowflakes: SnowflakeFactory,
         clock: Clock,
+        faults: FaultControl,
+        stats: JobStats,
     ) -> None:
         self.config = config
         self.state = state
         self.hub = hub
         self.snowflakes = snowflakes
         self.clock = clock
+        #: the fault rules jobs are checked against (``fault_play.py``)
+        self.faults = faults
+        self.stats = stats
         self.queues: dict[str, JobQueue[Any]] = {}
         self._nonces: dict[str, OrderedDict[str, None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -61,8 +68,9 @@ class BotCore:
 
     def queue(self, user: SimUser) -> JobQueue[Any]:
         if user.id not in self.queues:
-            concurrency = PLAN_CONCURRENCY[user.plan]
-            self.queues[user.id] = JobQueue(concurrency, self.config.wait_queue_size)
+            # the plan as it is now: ``user`` may be a context's copy from before /_sim/plans
+            plan = self.state.users.get(user.id, user).plan
+            self.queues[user.id] = JobQueue(PLAN_CONCURRENCY[plan], self.config.wait_queue_size)
         return self.queues[user.id]
 
     def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
@@ -133,6 +141,13 @@ class BotCore:
         self.emit(ctx.user.id, "INTERACTION_CREATE", dict(ids))
         await self.step()
         self.emit(ctx.user.id, "INTERACTION_SUCCESS", dict(ids))
+
+    async def fail_interaction(self, ctx: InteractionContext) -> None:
+        """INTERACTION_CREATE, then INTERACTION_FAILURE: the bot did not answer (reference §2.4)."""
+        ids = self.interaction_ids(ctx)
+        self.emit(ctx.user.id, "INTERACTION_CREATE", dict(ids))
+        await self.step()
+        self.emit(ctx.user.id, "INTERACTION_FAILURE", dict(ids))
 
     @staticmethod
     def interaction_ids(ctx: InteractionContext) -> JsonObject:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from mjapi.simulator.ratelimits import DEFAULT_RATE_LIMITS, check_limits
+
 #: fast jobs Midjourney runs at once per plan (reference §5; batdan/midjourney-api-php#6, BAI)
 PLAN_CONCURRENCY: Mapping[str, int] = {"Basic": 3, "Standard": 3, "Pro": 12, "Mega": 12}
 
@@ -53,6 +55,18 @@ class SimulatorConfig:
     #: frames per clip and their rate (12 at 12 fps: one second)
     video_frames: int = 12
     video_fps: int = 12
+    #: REST route key (``ratelimits.ROUTE_KEYS``, or "default" for the others) -> (requests,
+    #: window seconds) per token; the default is generous enough that tests never meet it
+    rate_limits: Mapping[str, tuple[int, float]] = field(
+        default_factory=lambda: dict(DEFAULT_RATE_LIMITS)
+    )
+    #: seconds a gateway session stays resumable after its connection went away
+    resume_window: float = 60.0
+    #: dispatches each gateway session keeps for a RESUME replay
+    replay_limit: int = 2000
+    #: end a session whose client closed its socket with 1000 or 1001, as Discord does (clients
+    #: that mean to resume close with another code); off: every session stays resumable
+    client_close_ends_session: bool = False
 
     def __post_init__(self) -> None:
         unknown = {self.default_plan, *self.plans.values()} - PLAN_CONCURRENCY.keys()
@@ -66,6 +80,9 @@ class SimulatorConfig:
             raise ValueError("grid_size must be >= 64 and preview_size >= 16")
         if self.video_size < 32 or self.video_frames < 1 or self.video_fps < 1:
             raise ValueError("video_size must be >= 32, video_frames and video_fps >= 1")
+        if self.resume_window < 0 or self.replay_limit < 1:
+            raise ValueError("resume_window must not be negative and replay_limit must be >= 1")
+        check_limits(self.rate_limits)
 
     def plan_for(self, token: str) -> str:
         """The plan of the account behind ``token``."""

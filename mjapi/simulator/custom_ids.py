@@ -33,6 +33,9 @@ class Kind(Enum):
     DESCRIBE_PICK = "describe_pick"  # 1️⃣-4️⃣ under a /describe result; index 1..4
     DESCRIBE_ALL = "describe_all"  # 🎉 Imagine all
     DESCRIBE_RETRY = "describe_retry"  # 🔄 under a /describe result
+    APPEAL = "appeal"  # Appeal under "Action needed to continue" (reference §4)
+    ACKNOWLEDGE = "acknowledge"  # Acknowledged under "Pending mod message"
+    CAPTCHA = "captcha"  # an answer to the "verify you're human" challenge; index 1..4
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,9 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Kind], ...] = tuple(
         (r"MJ::Job::PicReader::(?P<index>[1-4])", Kind.DESCRIBE_PICK),
         (r"MJ::Job::PicReader::all", Kind.DESCRIBE_ALL),
         (r"MJ::Picread::Retry", Kind.DESCRIBE_RETRY),
+        (rf"MJ::Prompts::Appeal::{_HASH}", Kind.APPEAL),
+        (rf"MJ::Moderation::Acknowledge::{_HASH}", Kind.ACKNOWLEDGE),
+        (rf"MJ::Captcha::(?P<index>[1-4])::{_HASH}", Kind.CAPTCHA),
     )
 )
 
@@ -121,3 +127,18 @@ def video_pick(index: int, job_hash: str) -> str:
 
 def cancel(job_hash: str) -> str:
     return f"MJ::CancelJob::ByJobid::{job_hash}"
+
+
+def appeal(job_hash: str) -> str:
+    """The Appeal button of a moderated prompt (yokonsan/midjourney-api#6, reference §4)."""
+    return f"MJ::Prompts::Appeal::{job_hash}"
+
+
+def acknowledge(job_hash: str) -> str:
+    """The Acknowledged button of "Pending mod message" (its real custom_id was not captured)."""
+    return f"MJ::Moderation::Acknowledge::{job_hash}"
+
+
+def captcha(index: int, job_hash: str) -> str:
+    """One answer of the CAPTCHA challenge (reference §4: ``MJ::Captcha...``)."""
+    return f"MJ::Captcha::{index}::{job_hash}"

@@ -12,11 +12,14 @@ import asyncio
 import hashlib
 import io
 import math
+from dataclasses import dataclass
 
 from PIL import Image, ImageStat, UnidentifiedImageError
 
 from mjapi.simulator import components, messages
 from mjapi.simulator.bot_core import BotCore
+from mjapi.simulator.fault_play import FaultPlayer
+from mjapi.simulator.faults import RUNNING_FAULTS, FaultRule
 from mjapi.simulator.messages import InteractionContext
 from mjapi.simulator.objects import JsonObject
 from mjapi.simulator.results import JobResult, ResultKind
@@ -100,28 +103,61 @@ def open_image(data: bytes) -> Image.Image | None:
     return image.convert("RGB")
 
 
+@dataclass(frozen=True)
+class DescribeJob:
+    """One /describe (or its 🔄) to play."""
+
+    ctx: InteractionContext
+    picture: Image.Image | None
+    #: the embed's image object (the CDN copy of the upload, or the link)
+    image: JsonObject
+    prompts: tuple[str, ...]
+    #: what fault rules match ``prompt_contains`` against: the link or the uploaded file's name
+    subject: str
+    origin: str
+
+
 class DescribeFlow:
     """Plays /describe and its 🔄 retry."""
 
-    def __init__(self, core: BotCore) -> None:
+    def __init__(self, core: BotCore, faults: FaultPlayer) -> None:
         self._core = core
+        self._faults = faults
 
-    async def describe(
-        self,
-        ctx: InteractionContext,
-        picture: Image.Image | None,
-        image: JsonObject,
-        prompts: tuple[str, ...],
-    ) -> None:
-        """``image``: the embed's image object (the CDN copy of the upload, or the link)."""
-        core = self._core
+    def start(self, job: DescribeJob) -> None:
+        """Play ``job`` in the background, or the fault rule that applies to it."""
+        rule = self._faults.check(job.ctx, job.subject)
+        if rule is not None and rule.fault not in RUNNING_FAULTS:
+            self._core.spawn(self._faults.replace(job.ctx, rule, job.subject, job.origin))
+            return
+        self._core.spawn(self._describe(job, rule))
+
+    async def _describe(self, job: DescribeJob, rule: FaultRule | None) -> None:
+        core, ctx = self._core, job.ctx
         await core.acknowledge(ctx)
+        if rule is not None and rule.fault == "job_queued":
+            self._faults.post_queued(ctx, job.subject)
+            await asyncio.sleep(self._faults.queued_delay(rule))
         # Midjourney "thinks" first: a reply without an embed, edited to the result (§3.4)
         reply = messages.interaction_reply(ctx, core.next_id(), "", 0)
         core.post(ctx, reply)
+        core.stats.started += 1
         await core.step()
-        description = "\n\n".join(f"{k} {p}" for k, p in zip(_KEYCAPS, prompts, strict=True))
-        embed = {"type": "rich", "description": description, "image": image, "color": _COLOUR}
+        fault = rule.fault if rule is not None else None
+        if fault == "stall":
+            return
+        if fault == "output_filter":
+            core.post(ctx, self._faults.refusal(ctx, fault, job.subject, job.origin))
+            core.delete(ctx.user.id, ctx.channel, reply["id"])
+            return
+        self._show(job, reply)
+
+    def _show(self, job: DescribeJob, reply: JsonObject) -> None:
+        """The thinking reply edited to the four prompts."""
+        core, ctx = self._core, job.ctx
+        pairs = zip(_KEYCAPS, job.prompts, strict=True)
+        description = "\n\n".join(f"{keycap} {prompt}" for keycap, prompt in pairs)
+        embed = {"type": "rich", "description": description, "image": job.image, "color": _COLOUR}
         edit = messages.stored(reply)
         edit.update(
             embeds=[embed],
@@ -137,15 +173,19 @@ class DescribeFlow:
                 job_hash="",
                 prompt="",
                 kind=ResultKind.DESCRIBE,
-                cells=(picture,) if picture is not None else (),
-                suggestions=prompts,
+                cells=(job.picture,) if job.picture is not None else (),
+                suggestions=job.prompts,
             )
         )
+        core.stats.completed += 1
 
-    async def retry(self, ctx: InteractionContext, result: JobResult, image: JsonObject) -> None:
+    def retry(
+        self, ctx: InteractionContext, result: JobResult, image: JsonObject, origin: str
+    ) -> None:
         """🔄: the same image described again (the prompts are derived, so they repeat)."""
         picture = result.cells[0] if result.cells else None
-        await self.describe(ctx, picture, image, result.suggestions)
+        url = str(image.get("url", ""))
+        self.start(DescribeJob(ctx, picture, image, result.suggestions, url, origin))
 
 
 async def to_thread_suggestions(picture: Image.Image) -> tuple[str, ...]:

@@ -1,7 +1,8 @@
-"""The Gateway websocket (``/gateway``): HELLO, IDENTIFY -> READY, heartbeats, dispatches.
+"""The Gateway websocket (``/gateway``): HELLO, IDENTIFY -> READY, RESUME -> RESUMED, heartbeats.
 
 One writer task per connection sends frames in the order they were queued; frames are encoded
-when queued, so a zlib stream stays in order and later changes to an event's dict cannot leak.
+when queued, so a zlib stream stays in order. Sessions live in the hub, not here: a connection
+only carries one for a while (reference §2.3).
 """
 
 from __future__ import annotations
@@ -22,17 +23,24 @@ from mjapi.simulator.gateway_protocol import (
     FrameEncoder,
     Opcode,
     decode_client_frame,
+    encode_json,
     frame,
 )
-from mjapi.simulator.gateway_session import GatewaySession, new_session_id, ready_payload
+from mjapi.simulator.gateway_session import GatewaySession, ready_payload
 from mjapi.simulator.objects import JsonObject
+from mjapi.simulator.sockets import tcp_transport
 from mjapi.simulator.state import SimulatorState
+from mjapi.simulator.stats import GatewayStats
 
 log = logging.getLogger(__name__)
 
 #: ops a client may send before IDENTIFY without being closed with 4003
 _ALLOWED_BEFORE_IDENTIFY = frozenset({Opcode.HEARTBEAT, Opcode.IDENTIFY, Opcode.RESUME})
 _KNOWN_CLIENT_OPS = frozenset(int(op) for op in Opcode)
+#: the close code when a connection must be dropped but its TCP transport is out of reach
+_DROP_FALLBACK = 1011
+#: client close codes after which Discord does not keep the session (its docs, "Resuming")
+_FINAL = frozenset({1000, 1001})
 
 
 @dataclass(frozen=True)
@@ -66,7 +74,7 @@ def connect_options(websocket: WebSocket) -> ConnectOptions | _Close:
 
 
 class GatewayConnection:
-    """One client websocket, from HELLO to close."""
+    """One client websocket, from HELLO to close (a ``GatewayLink`` for the hub)."""
 
     def __init__(
         self,
@@ -75,26 +83,39 @@ class GatewayConnection:
         state: SimulatorState,
         hub: GatewayHub,
         config: SimulatorConfig,
+        stats: GatewayStats,
     ) -> None:
         self._ws = websocket
         self._options = options
         self._state = state
         self._hub = hub
         self._config = config
+        self._stats = stats
         self._encoder = FrameEncoder(options.zlib_stream)
         self._outbox: asyncio.Queue[str | bytes | _Close] = asyncio.Queue()
-        self._session: GatewaySession | None = None
+        self.session: GatewaySession | None = None
+        self.zombie = False
 
-    @property
-    def session(self) -> GatewaySession | None:
-        return self._session
+    # -- GatewayLink -------------------------------------------------------------------------
 
-    def dispatch(self, event: str, data: Any) -> None:
-        """Queue an op 0 dispatch (called by the hub for READY sessions only)."""
-        if self._session is not None:
-            self._send(self._session.dispatch_frame(event, data))
+    def send(self, text: str) -> None:
+        self._outbox.put_nowait(self._encoder.encode(text))
+
+    def close(self, code: int, reason: str) -> None:
+        self._outbox.put_nowait(_Close(code, reason))
+
+    def abort(self) -> bool:
+        transport = tcp_transport(self._ws)
+        if transport is None:
+            self.close(_DROP_FALLBACK, "mjapi simulator: connection dropped")
+            return False
+        transport.abort()
+        return True
+
+    # -- the connection's life ---------------------------------------------------------------
 
     async def run(self) -> None:
+        self._hub.connected(self)
         writer = asyncio.create_task(self._write_loop())
         try:
             hello = {"heartbeat_interval": self._config.heartbeat_interval_ms}
@@ -104,13 +125,12 @@ class GatewayConnection:
                 self._outbox.put_nowait(close)
                 await asyncio.wait([writer])
         finally:
-            if self._session is not None:
-                self._hub.remove(self._session.user.id, self)
+            self._hub.disconnected(self)
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)
 
     def _send(self, payload: JsonObject) -> None:
-        self._outbox.put_nowait(self._encoder.encode(payload))
+        self.send(encode_json(payload))
 
     async def _write_loop(self) -> None:
         while True:
@@ -128,6 +148,8 @@ class GatewayConnection:
         while True:
             message = await self._ws.receive()
             if message["type"] == "websocket.disconnect":
+                if self._config.client_close_ends_session and message.get("code") in _FINAL:
+                    self._hub.discard(self)
                 return None
             raw = message.get("text") or message.get("bytes") or ""
             payload = decode_client_frame(raw)
@@ -140,35 +162,70 @@ class GatewayConnection:
         if op not in _KNOWN_CLIENT_OPS:
             log.debug("ignoring unknown gateway opcode %s", op)
             return None
-        if self._session is None and op not in _ALLOWED_BEFORE_IDENTIFY:
+        if self.session is None and op not in _ALLOWED_BEFORE_IDENTIFY:
             return CloseCode.NOT_AUTHENTICATED
         if op == Opcode.HEARTBEAT:
-            self._send(frame(Opcode.HEARTBEAT_ACK, None))
+            if not self.zombie:
+                self._send(frame(Opcode.HEARTBEAT_ACK, None))
         elif op == Opcode.IDENTIFY:
+            self._stats.identifies += 1
             return self._identify(payload.get("d"))
         elif op == Opcode.RESUME:
-            # Sessions cannot be resumed yet: Discord's answer is op 9 with d=false (identify anew).
-            self._send(frame(Opcode.INVALID_SESSION, False))
+            self._stats.resumes += 1
+            return self._resume(payload.get("d"))
         return None
 
     def _identify(self, data: Any) -> CloseCode | None:
-        if self._session is not None:
+        if self.session is not None:
             return CloseCode.ALREADY_AUTHENTICATED
         if not isinstance(data, dict) or not isinstance(data.get("token"), str):
             return CloseCode.DECODE_ERROR
-        user = self._state.user_for_token(data["token"])
+        token: str = data["token"]
+        user = self._state.user_for_token(token)
         if user is None:
             return CloseCode.AUTHENTICATION_FAILED
-        self._session = GatewaySession(new_session_id(), user)
-        gateway_url = f"{self._ws.url.scheme}://{self._ws.url.netloc}/gateway"
-        ready = ready_payload(self._session, self._state, gateway_url, self._options.version)
-        self.dispatch("READY", ready)
-        self._hub.add(user.id, self)
+        session = self._hub.identify(user, token, self)
+        ready = ready_payload(session, self._state, self._gateway_url(), self._options.version)
+        self._hub.deliver(session, "READY", ready)
         return None
+
+    def _resume(self, data: Any) -> CloseCode | None:
+        """Op 6: replay what the session missed, or op 9 ``false`` (identify anew)."""
+        if self.session is not None:
+            return CloseCode.ALREADY_AUTHENTICATED
+        if not _is_resume(data):
+            return CloseCode.DECODE_ERROR
+        if self._state.user_for_token(data["token"]) is None:
+            return CloseCode.AUTHENTICATION_FAILED
+        seq = data.get("seq") or 0
+        if not self._hub.resume(data["session_id"], data["token"], seq, self):
+            self._hub.invalidate(self, resumable=False)
+        return None
+
+    def _gateway_url(self) -> str:
+        """This server's gateway: READY's ``resume_gateway_url`` (clients append the query)."""
+        return f"{self._ws.url.scheme}://{self._ws.url.netloc}/gateway"
+
+
+def _is_resume(data: Any) -> bool:
+    return (
+        isinstance(data, dict)
+        and isinstance(data.get("token"), str)
+        and isinstance(data.get("session_id"), str)
+        and (data.get("seq") is None or _is_int(data.get("seq")))
+    )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 async def gateway_endpoint(
-    websocket: WebSocket, state: SimulatorState, hub: GatewayHub, config: SimulatorConfig
+    websocket: WebSocket,
+    state: SimulatorState,
+    hub: GatewayHub,
+    config: SimulatorConfig,
+    stats: GatewayStats,
 ) -> None:
     """Accept the websocket like Discord (always), then play the protocol."""
     await websocket.accept()
@@ -176,4 +233,4 @@ async def gateway_endpoint(
     if isinstance(options, _Close):
         await websocket.close(options.code, options.reason)
         return
-    await GatewayConnection(websocket, options, state, hub, config).run()
+    await GatewayConnection(websocket, options, state, hub, config, stats).run()

@@ -1,41 +1,163 @@
-"""Which gateway connections are READY, per user, and fan-out of dispatches to them."""
+"""Open gateway connections, the sessions they carry, and sessions waiting to be resumed.
+
+Reference §2.3: a session outlives its socket. When a connection goes away (the client left, the
+network dropped it, the server closed it with a resumable code) its session stays resumable for
+``resume_window`` seconds and keeps numbering and buffering the dispatches of its user, so a
+RESUME on a new connection replays exactly what was missed. No I/O here: connections are
+``GatewayLink``s that queue frames; time comes from the injected clock.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
-from mjapi.simulator.gateway_session import GatewaySession
+from mjapi.clock import Clock
+from mjapi.simulator.gateway_protocol import CLOSE_REASONS, CloseCode, Opcode, encode_json, frame
+from mjapi.simulator.gateway_session import GatewayLink, GatewaySession, new_session_id
+from mjapi.simulator.replay import ReplayBuffer
+from mjapi.simulator.stats import GatewayStats
+from mjapi.simulator.users import SimUser
 
-
-class DispatchTarget(Protocol):
-    """A READY connection that can be sent a dispatch."""
-
-    @property
-    def session(self) -> GatewaySession | None: ...
-
-    def dispatch(self, event: str, data: Any) -> None: ...
+#: RESUMED ``d``: Discord sends only a debugging trace, which clients ignore
+_RESUMED = {"_trace": ['["mjapi-simulator",{"micros":0}]']}
 
 
 class GatewayHub:
-    """Sends each event to every READY session of the user it concerns."""
+    """Sends each event to every session of the user it concerns, connected or resumable."""
 
-    def __init__(self) -> None:
-        self._by_user: dict[str, list[DispatchTarget]] = {}
+    def __init__(
+        self, clock: Clock, stats: GatewayStats, *, resume_window: float, replay_limit: int
+    ) -> None:
+        self._clock = clock
+        self._stats = stats
+        self._resume_window = resume_window
+        self._replay_limit = replay_limit
+        self._links: list[GatewayLink] = []
+        self._sessions: dict[str, GatewaySession] = {}
 
-    def add(self, user_id: str, target: DispatchTarget) -> None:
-        self._by_user.setdefault(user_id, []).append(target)
+    # -- connections -------------------------------------------------------------------------
 
-    def remove(self, user_id: str, target: DispatchTarget) -> None:
-        targets = self._by_user.get(user_id, [])
-        if target in targets:
-            targets.remove(target)
+    def connected(self, link: GatewayLink) -> None:
+        self._links.append(link)
+        self._stats.connections += 1
 
-    def dispatch(self, user_id: str, event: str, data: Any) -> None:
-        """Queue ``event`` on every READY connection of the user (none: the event is lost)."""
-        for target in list(self._by_user.get(user_id, [])):
-            target.dispatch(event, data)
+    def disconnected(self, link: GatewayLink) -> None:
+        """The socket is gone: its session, if any, becomes resumable."""
+        if link in self._links:
+            self._links.remove(link)
+        if link.session is not None:
+            self._detach(link.session)
+
+    def links(self, token: str | None = None) -> list[GatewayLink]:
+        """Open connections: all of them, or those carrying a session of ``token``."""
+        if token is None:
+            return list(self._links)
+        return [link for link in self._links if link.session and link.session.token == token]
+
+    # -- sessions ----------------------------------------------------------------------------
+
+    def identify(self, user: SimUser, token: str, link: GatewayLink) -> GatewaySession:
+        """A new session on ``link`` (the caller dispatches READY to it)."""
+        self._expire()
+        session = GatewaySession(new_session_id(), user, token, ReplayBuffer(self._replay_limit))
+        self._sessions[session.session_id] = session
+        self._attach(session, link)
+        return session
+
+    def resume(self, session_id: str, token: str, seq: int, link: GatewayLink) -> bool:
+        """Move the session to ``link``, replay what it missed after ``seq``, then RESUMED.
+
+        False when it cannot be resumed: unknown or expired, another account's (left alone),
+        or ``seq`` not in its buffer (the session is then gone, as after Discord's op 9 false).
+        """
+        self._expire()
+        session = self._sessions.get(session_id)
+        if session is None or session.token != token:
+            return False
+        missed = session.buffer.after(seq)
+        if missed is None:
+            self._discard(session)
+            return False
+        if session.link is not None:
+            # the client gave up on its old connection (a zombie, say): the session moves over
+            old = session.link
+            self._release(session)
+            old.close(CloseCode.UNKNOWN_ERROR, CLOSE_REASONS[CloseCode.UNKNOWN_ERROR])
+        self._attach(session, link)
+        for text in missed:
+            link.send(text)
+        self.deliver(session, "RESUMED", dict(_RESUMED))
+        self._stats.resumed += 1
+        self._stats.replayed_events += len(missed)
+        return True
+
+    def invalidate(self, link: GatewayLink, resumable: bool) -> None:
+        """Op 9 on ``link``; its session stays resumable only if ``resumable``."""
+        link.send(encode_json(frame(Opcode.INVALID_SESSION, resumable)))
+        self._stats.invalid_sessions += 1
+        session = link.session
+        if session is None:
+            return
+        if resumable:
+            self._detach(session)
+        else:
+            self._discard(session)
+
+    def discard(self, link: GatewayLink) -> None:
+        """The session ``link`` carries can never be resumed (e.g. before a close with 4004)."""
+        if link.session is not None:
+            self._discard(link.session)
+
+    def discard_token(self, token: str) -> None:
+        """Every session of ``token``, connected or not, is gone (a revoked token)."""
+        for session in [s for s in self._sessions.values() if s.token == token]:
+            self._discard(session)
 
     def sessions(self, user_id: str) -> list[GatewaySession]:
-        """The user's live sessions."""
-        targets = self._by_user.get(user_id, [])
-        return [t.session for t in targets if t.session is not None]
+        """The user's sessions that have a connection now."""
+        return [s for s in self._sessions.values() if s.user.id == user_id and s.link]
+
+    def session(self, session_id: str) -> GatewaySession | None:
+        """A session, connected or still resumable."""
+        self._expire()
+        return self._sessions.get(session_id)
+
+    # -- dispatch ----------------------------------------------------------------------------
+
+    def deliver(self, session: GatewaySession, event: str, data: Any) -> None:
+        """Number and keep a dispatch of ``session``; send it if it has a connection."""
+        text = session.record(event, data)
+        if session.link is not None:
+            session.link.send(text)
+
+    def dispatch(self, user_id: str, event: str, data: Any) -> None:
+        """``event`` to every session of the user, connected or resumable (none: it is lost)."""
+        self._expire()
+        for session in [s for s in self._sessions.values() if s.user.id == user_id]:
+            self.deliver(session, event, data)
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def _attach(self, session: GatewaySession, link: GatewayLink) -> None:
+        session.link, session.detached_at = link, None
+        link.session = session
+
+    def _release(self, session: GatewaySession) -> None:
+        if session.link is not None:
+            session.link.session = None
+            session.link = None
+
+    def _detach(self, session: GatewaySession) -> None:
+        self._release(session)
+        session.detached_at = self._clock.monotonic()
+
+    def _discard(self, session: GatewaySession) -> None:
+        self._release(session)
+        self._sessions.pop(session.session_id, None)
+
+    def _expire(self) -> None:
+        """Forget the sessions whose resume window is over (checked lazily: no timers)."""
+        deadline = self._clock.monotonic() - self._resume_window
+        for session in list(self._sessions.values()):
+            if session.detached_at is not None and session.detached_at <= deadline:
+                del self._sessions[session.session_id]

@@ -30,21 +30,52 @@ class CloseCode(IntEnum):
     """Discord's gateway close codes (the ones the simulator sends)."""
 
     UNKNOWN_ERROR = 4000
+    UNKNOWN_OPCODE = 4001
     DECODE_ERROR = 4002
     NOT_AUTHENTICATED = 4003
     AUTHENTICATION_FAILED = 4004
     ALREADY_AUTHENTICATED = 4005
+    INVALID_SEQ = 4007
+    RATE_LIMITED = 4008
+    SESSION_TIMED_OUT = 4009
+    INVALID_SHARD = 4010
+    SHARDING_REQUIRED = 4011
     INVALID_API_VERSION = 4012
+    INVALID_INTENTS = 4013
+    DISALLOWED_INTENTS = 4014
 
 
-CLOSE_REASONS: dict[CloseCode, str] = {
+CLOSE_REASONS: dict[int, str] = {
     CloseCode.UNKNOWN_ERROR: "Unknown error.",
+    CloseCode.UNKNOWN_OPCODE: "Unknown opcode.",
     CloseCode.DECODE_ERROR: "Error while decoding payload.",
     CloseCode.NOT_AUTHENTICATED: "Not authenticated.",
     CloseCode.AUTHENTICATION_FAILED: "Authentication failed.",
     CloseCode.ALREADY_AUTHENTICATED: "Already authenticated.",
+    CloseCode.INVALID_SEQ: "Invalid seq.",
+    CloseCode.RATE_LIMITED: "Rate limited.",
+    CloseCode.SESSION_TIMED_OUT: "Session timed out.",
+    CloseCode.INVALID_SHARD: "Invalid shard.",
+    CloseCode.SHARDING_REQUIRED: "Sharding required.",
     CloseCode.INVALID_API_VERSION: "Invalid API version.",
+    CloseCode.INVALID_INTENTS: "Invalid intent(s).",
+    CloseCode.DISALLOWED_INTENTS: "Disallowed intent(s).",
 }
+
+#: close codes after which Discord does not let the session be resumed (its docs: "start a new
+#: session"); the others leave it resumable
+DISCARDING_CLOSE_CODES = frozenset(
+    {
+        CloseCode.AUTHENTICATION_FAILED,
+        CloseCode.INVALID_SEQ,
+        CloseCode.SESSION_TIMED_OUT,
+        CloseCode.INVALID_SHARD,
+        CloseCode.SHARDING_REQUIRED,
+        CloseCode.INVALID_API_VERSION,
+        CloseCode.INVALID_INTENTS,
+        CloseCode.DISALLOWED_INTENTS,
+    }
+)
 
 SUPPORTED_VERSIONS = frozenset({"9", "10"})
 
@@ -52,6 +83,11 @@ SUPPORTED_VERSIONS = frozenset({"9", "10"})
 def frame(op: Opcode, d: Any, s: int | None = None, t: str | None = None) -> JsonObject:
     """A server frame; every frame carries all four keys (capture 03, op 11 has nulls)."""
     return {"t": t, "s": s, "op": int(op), "d": d}
+
+
+def encode_json(payload: JsonObject) -> str:
+    """A frame's JSON text, compact like Discord's."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
 
 
 def decode_client_frame(raw: str | bytes) -> JsonObject | None:
@@ -71,8 +107,8 @@ class FrameEncoder:
     def __init__(self, zlib_stream: bool) -> None:
         self._compressor = zlib.compressobj() if zlib_stream else None
 
-    def encode(self, payload: JsonObject) -> str | bytes:
-        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    def encode(self, text: str) -> str | bytes:
+        """A frame's JSON text as this connection sends it."""
         if self._compressor is None:
             return text
         # Each message ends with a sync flush: the 00 00 FF FF suffix clients look for (§2.1).

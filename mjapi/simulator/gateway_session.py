@@ -1,23 +1,21 @@
-"""A gateway session: identity, sequence numbers and the history of what it was sent.
+"""A gateway session: identity, sequence numbers and the dispatches a RESUME can replay.
 
-Kept in one place, with no I/O, so that RESUME (replay the history after a client's ``seq``) can
-be added without touching the socket code.
+No I/O here: the hub (``gateway_hub.py``) decides which connection, if any, carries a session;
+a session without one keeps numbering and buffering its dispatches until it is resumed or
+expires (reference §2.3).
 """
 
 from __future__ import annotations
 
 import secrets
-from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from mjapi.simulator.gateway_protocol import Opcode, frame
+from mjapi.simulator.gateway_protocol import Opcode, encode_json, frame
 from mjapi.simulator.objects import JsonObject, bot_user, current_user, dm_channel, guild
+from mjapi.simulator.replay import ReplayBuffer
 from mjapi.simulator.state import SimulatorState
 from mjapi.simulator.users import SimUser
-
-#: dispatches remembered per session (for a later RESUME replay)
-HISTORY_LENGTH = 1000
 
 
 def new_session_id() -> str:
@@ -25,22 +23,48 @@ def new_session_id() -> str:
     return secrets.token_hex(16)
 
 
-@dataclass
+class GatewayLink(Protocol):
+    """One open gateway websocket, as the hub and the control actions drive it."""
+
+    #: the session this connection carries (None before IDENTIFY/RESUME or once it lost it)
+    session: GatewaySession | None
+    #: heartbeats are no longer acknowledged (``/_sim/gateway/zombie``)
+    zombie: bool
+
+    def send(self, text: str) -> None:
+        """Queue a frame (its JSON text) after those already queued."""
+
+    def close(self, code: int, reason: str) -> None:
+        """Close with a close frame once the frames queued before were sent."""
+
+    def abort(self) -> bool:
+        """Cut the TCP connection without a close frame; False if it can only close (1011)."""
+
+
+@dataclass(eq=False)
 class GatewaySession:
-    """One READY session of a user on one connection."""
+    """One READY session of a user, on a connection or waiting to be resumed."""
 
     session_id: str
     user: SimUser
-    #: ``s`` of the last dispatch sent; the first dispatch (READY) gets 1
-    seq: int = 0
-    history: deque[JsonObject] = field(default_factory=lambda: deque(maxlen=HISTORY_LENGTH))
+    #: the token it identified with: a RESUME must present the same
+    token: str
+    buffer: ReplayBuffer
+    link: GatewayLink | None = None
+    #: monotonic time the session lost its connection (None while it has one)
+    detached_at: float | None = field(default=None)
 
-    def dispatch_frame(self, event: str, data: Any) -> JsonObject:
-        """The next op 0 frame of this session, numbered and remembered."""
-        self.seq += 1
-        dispatch = frame(Opcode.DISPATCH, data, self.seq, event)
-        self.history.append(dispatch)
-        return dispatch
+    @property
+    def seq(self) -> int:
+        """``s`` of the last dispatch; the first dispatch (READY) gets 1."""
+        return self.buffer.last_seq
+
+    def record(self, event: str, data: Any) -> str:
+        """The next op 0 frame of this session as JSON text, numbered and kept for a replay."""
+        seq = self.buffer.last_seq + 1
+        text = encode_json(frame(Opcode.DISPATCH, data, seq, event))
+        self.buffer.append(seq, text)
+        return text
 
 
 def ready_payload(

@@ -47,8 +47,15 @@ MODAL_SUBMIT = 5
 _NONCE_MAX = 25
 _BUTTON = 2
 _ATTACHMENT_OPTION = 11
-#: buttons whose message must be a result the bot remembers
-_STATELESS = {custom_ids.Kind.CANCEL, custom_ids.Kind.BOOKMARK}
+#: buttons whose message need not be a result the bot remembers (the bot only acknowledges
+#: the moderation and CAPTCHA ones)
+_STATELESS = {
+    custom_ids.Kind.CANCEL,
+    custom_ids.Kind.BOOKMARK,
+    custom_ids.Kind.APPEAL,
+    custom_ids.Kind.ACKNOWLEDGE,
+    custom_ids.Kind.CAPTCHA,
+}
 
 
 @dataclass(frozen=True)

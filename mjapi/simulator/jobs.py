@@ -5,6 +5,9 @@ with a preview and a Cancel Job button, the result as a new message, then the de
 progress message. Slash-command jobs start with a type 20 reply; button jobs with an ephemeral
 type 19 reply to the clicked message (captures 12, 13) and end with a type 19 reply to it
 (captures 22-28). Jobs count against the plan's concurrency and queue like /imagine.
+
+Fault rules (``fault_play.py``) are checked when a job arrives; a button job matches on its
+parent's prompt.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from PIL import Image
 
 from mjapi.simulator import components, messages
 from mjapi.simulator.bot_core import BotCore
+from mjapi.simulator.fault_play import FaultPlayer
+from mjapi.simulator.faults import RUNNING_FAULTS
 from mjapi.simulator.messages import EPHEMERAL, InteractionContext
 from mjapi.simulator.objects import JsonObject
 from mjapi.simulator.prompts import batch_size, grid_filename, preview_filename
@@ -65,6 +70,8 @@ class Job:
     cancelled: bool = False
     #: False when the interaction was already acknowledged (Vary (Region): the click was)
     needs_ack: bool = True
+    #: "output_filter" or "stall": the fault that changes how the job runs (``fault_play.py``)
+    fault: str | None = None
 
     def content(self, status: str | None) -> str:
         """``**prompt** - [<label> by ]<@user> [(status) ](mode)`` (reference §3.1)."""
@@ -78,30 +85,76 @@ class Job:
 class JobRunner:
     """Admits jobs to the user's queue and plays them."""
 
-    def __init__(self, core: BotCore) -> None:
+    def __init__(self, core: BotCore, faults: FaultPlayer) -> None:
         self._core = core
+        self._faults = faults
         #: running jobs by hash, for Cancel Job
         self.running: dict[str, Job] = {}
 
     def submit(self, job: Job) -> None:
         """Admit ``job`` now (arrival order) and play it in the background."""
+        rule = self._faults.check(job.ctx, self._fault_prompt(job))
+        if rule is not None and rule.fault not in RUNNING_FAULTS:
+            answer = self._faults.replace(
+                job.ctx, rule, job.prompt, job.origin, acknowledge=job.needs_ack
+            )
+            self._core.spawn(answer)
+            return
+        if rule is not None and rule.fault == "job_queued":
+            self._core.spawn(self._queued_first(job, self._faults.queued_delay(rule)))
+            return
+        job.fault = rule.fault if rule is not None else None
         admission = self._core.queue(job.ctx.user).admit(job)
         self._core.spawn(self._answer(job, admission))
 
+    def resize(self, user_id: str, concurrency: int) -> None:
+        """The user's plan changed: waiting jobs start in the slots it freed."""
+        queue = self._core.queues.get(user_id)
+        if queue is None:
+            return
+        for job in queue.resize(concurrency):
+            self._core.spawn(self._play(job))
+
+    def _fault_prompt(self, job: Job) -> str:
+        """What ``prompt_contains`` is matched against: a button job's parent's prompt."""
+        if job.parent_id is None:
+            return job.prompt
+        parent = self._core.state.results.by_message(job.parent_id)
+        return parent.prompt if parent is not None else job.prompt
+
     async def _answer(self, job: Job, admission: Admission) -> None:
+        await self._take(job)
+        if admission is Admission.START:
+            await self._play(job)
+            return
+        embed = messages.JOB_QUEUED if admission is Admission.QUEUE else messages.QUEUE_FULL
+        self._post_embed(job, embed)
+
+    async def _take(self, job: Job) -> None:
+        """Midjourney took the interaction: acknowledged, the clicked button turns primary."""
         if job.needs_ack:
             await self._core.acknowledge(job.ctx)
         job.acknowledged.set()
         if job.parent_id is not None and job.clicked is not None:
             # the used button turns primary once Midjourney took the click (captures 22, 27)
             self._core.mark_used(job.ctx, job.parent_id, job.clicked)
-        if admission is Admission.START:
-            await self._play(job)
-            return
-        embed = messages.JOB_QUEUED if admission is Admission.QUEUE else messages.QUEUE_FULL
+
+    def _post_embed(self, job: Job, embed: tuple[str, str, int]) -> None:
         footer = f"/imagine {job.prompt}"
         reply = messages.embed_reply(job.ctx, self._core.next_id(), embed, footer)
         self._core.post(job.ctx, reply)
+
+    async def _queued_first(self, job: Job, delay: float) -> None:
+        """``job_queued``: "Job queued" at once, then the job joins the queue ``delay`` later."""
+        await self._take(job)
+        self._faults.post_queued(job.ctx, job.prompt)
+        await asyncio.sleep(delay)
+        admission = self._core.queue(job.ctx.user).admit(job)
+        if admission is Admission.START:
+            await self._play(job)
+        elif admission is Admission.REJECT:
+            self._post_embed(job, messages.QUEUE_FULL)
+        # QUEUE: the user was told already; the job starts when a slot frees
 
     async def _play(self, job: Job) -> None:
         """Run a job holding a slot; hand the slot to the next waiting job afterwards."""
@@ -128,8 +181,9 @@ class JobRunner:
         core, ctx = self._core, job.ctx
         waiting = self._waiting_message(job)
         core.post(ctx, waiting)
+        core.stats.started += 1
         rendered = await asyncio.to_thread(job.render)
-        for percent in core.config.progress_points:
+        for percent in self._progress_points(job):
             await core.step()
             if job.cancelled:
                 return self._stop(job, waiting)
@@ -137,15 +191,31 @@ class JobRunner:
             content = job.content(f"{percent}%")
             cancel = components.cancel_row(job.job_hash)
             core.edit(ctx, messages.progress_edit(waiting, content, preview, core.now(), cancel))
+        if job.fault == "stall":
+            return None  # nothing more ever comes; the slot frees, as after Midjourney's timeout
         await core.step()
         if job.cancelled:
+            return self._stop(job, waiting)
+        if job.fault == "output_filter":
+            # like a result (capture 03): the new message first, then the progress one goes
+            core.post(ctx, self._faults.refusal(ctx, "output_filter", job.prompt, job.origin))
             return self._stop(job, waiting)
         attachment = await self._publish_result(job, rendered)
         result = self._result_message(job, attachment)
         core.post(ctx, result)
         core.delete(ctx.user.id, ctx.channel, waiting["id"])
         core.state.results.add(self._remember(job, result, rendered))
+        core.stats.completed += 1
         return None
+
+    def _progress_points(self, job: Job) -> tuple[int, ...]:
+        """The updates a job shows: all; one if it stalls; the first half if it gets filtered."""
+        points = self._core.config.progress_points
+        if job.fault == "stall":
+            return points[:1]
+        if job.fault == "output_filter":
+            return points[: max(1, len(points) // 2)]
+        return points
 
     def _stop(self, job: Job, waiting: JsonObject) -> None:
         self._core.delete(job.ctx.user.id, job.ctx.channel, waiting["id"])

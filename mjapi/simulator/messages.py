@@ -179,21 +179,19 @@ def grid_components(job_hash: str, web_link: bool) -> list[JsonObject]:
 
 
 def embed_reply(
-    ctx: InteractionContext, message_id: str, embed: tuple[str, str, int], footer: str
+    ctx: InteractionContext, message_id: str, embed: tuple[str, str, int], footer: str | None
 ) -> JsonObject:
-    """An ephemeral embed-only reply such as "Job queued" or "Queue full" (capture 14)."""
+    """An ephemeral embed-only reply such as "Job queued" or "Queue full" (capture 14).
+
+    ``footer``: e.g. ``/imagine <prompt>``; None for the account-level embeds, which have none.
+    """
     title, description, colour = embed
     message = _interaction_reply(ctx, message_id, "", EPHEMERAL)
-    message["embeds"] = [
-        {
-            "type": "rich",
-            "title": title,
-            "footer": {"text": footer},
-            "description": description,
-            "content_scan_version": 0,
-            "color": colour,
-        }
-    ]
+    body: JsonObject = {"type": "rich", "title": title}
+    if footer is not None:
+        body["footer"] = {"text": footer}
+    body.update(description=description, content_scan_version=0, color=colour)
+    message["embeds"] = [body]
     return message
 
 

@@ -22,6 +22,7 @@ from mjapi.simulator.objects import (
     guild_text_channel,
     partial_guild,
 )
+from mjapi.simulator.rest_guard import RestGuard
 from mjapi.simulator.seed import ENVELOPE
 from mjapi.simulator.state import DEFAULT_PAGE, MAX_PAGE, SimChannel, SimulatorState
 from mjapi.simulator.uploads import requested_files
@@ -36,31 +37,46 @@ def origin_of(request: Request) -> str:
 class RestApi:
     """The REST endpoints, bound to the simulator's state, gateway hub and bot."""
 
-    def __init__(self, state: SimulatorState, hub: GatewayHub, bot: MidjourneyBot) -> None:
+    def __init__(
+        self, state: SimulatorState, hub: GatewayHub, bot: MidjourneyBot, guard: RestGuard
+    ) -> None:
         self._state = state
         self._hub = hub
         self._bot = bot
+        self._guard = guard
 
     def routes(self) -> list[BaseRoute]:
+        """Every endpoint behind the guard (faults, rate limits), with its route key."""
+        guard = self._guard.wrap
         return [
-            Route("/gateway", self.gateway),
-            Route("/users/@me", self.me),
-            Route("/users/@me/billing/country-code", self.country_code),
-            Route("/users/@me/channels", self.my_channels),
-            Route("/users/@me/channels", self.open_dm, methods=["POST"]),
-            Route("/channels/{channel_id}", self.channel),
-            Route("/channels/{channel_id}/messages", self.messages),
-            Route("/channels/{channel_id}/application-command-index", self.channel_commands),
-            Route("/guilds/{guild_id}/application-command-index", self.guild_commands),
-            Route("/users/@me/guilds", self.my_guilds),
-            Route("/guilds/{guild_id}/channels", self.guild_channels),
-            Route("/channels/{channel_id}/attachments", self.upload_slots, methods=["POST"]),
+            Route("/gateway", guard("gateway", self.gateway)),
+            Route("/users/@me", guard("users_me", self.me)),
+            Route("/users/@me/billing/country-code", guard("country_code", self.country_code)),
+            Route("/users/@me/channels", guard("my_channels", self.my_channels)),
+            Route("/users/@me/channels", guard("open_dm", self.open_dm), methods=["POST"]),
+            Route("/channels/{channel_id}", guard("channel", self.channel)),
+            Route("/channels/{channel_id}/messages", guard("messages", self.messages)),
+            Route(
+                "/channels/{channel_id}/application-command-index",
+                guard("command_index", self.channel_commands),
+            ),
+            Route(
+                "/guilds/{guild_id}/application-command-index",
+                guard("guild_command_index", self.guild_commands),
+            ),
+            Route("/users/@me/guilds", guard("my_guilds", self.my_guilds)),
+            Route("/guilds/{guild_id}/channels", guard("guild_channels", self.guild_channels)),
+            Route(
+                "/channels/{channel_id}/attachments",
+                guard("attachments", self.upload_slots),
+                methods=["POST"],
+            ),
             Route(
                 "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me",
-                self.reaction,
+                guard("reactions", self.reaction),
                 methods=["PUT", "DELETE"],
             ),
-            Route("/interactions", self.interactions, methods=["POST"]),
+            Route("/interactions", guard("interactions", self.interactions), methods=["POST"]),
         ]
 
     # -- helpers -----------------------------------------------------------------------------

@@ -44,7 +44,17 @@ class JobQueue(Generic[JobT]):
 
     def finish(self) -> JobT | None:
         """A running job ended; the waiting job that takes its slot, if any."""
-        if self.waiting:
+        # after a plan downgrade more jobs run than the plan allows: the slot is not handed on
+        if self.waiting and self.running <= self.concurrency:
             return self.waiting.popleft()
         self.running -= 1
         return None
+
+    def resize(self, concurrency: int) -> list[JobT]:
+        """The plan changed: the waiting jobs that start now in the new free slots."""
+        self.concurrency = concurrency
+        starting: list[JobT] = []
+        while self.waiting and self.running < self.concurrency:
+            self.running += 1
+            starting.append(self.waiting.popleft())
+        return starting

@@ -22,13 +22,20 @@ from mjapi.simulator.bot import MidjourneyBot
 from mjapi.simulator.cdn import Cdn
 from mjapi.simulator.commands import CommandIndex
 from mjapi.simulator.config import SimulatorConfig
+from mjapi.simulator.control import SimControl
+from mjapi.simulator.control_api import ControlApi
 from mjapi.simulator.errors import DiscordError
+from mjapi.simulator.faults import FaultControl
 from mjapi.simulator.gateway import gateway_endpoint
 from mjapi.simulator.gateway_hub import GatewayHub
 from mjapi.simulator.inpaint import InpaintApi
+from mjapi.simulator.ratelimits import RateLimiter
 from mjapi.simulator.rest import RestApi
+from mjapi.simulator.rest_guard import RestGuard
 from mjapi.simulator.snowflake import SnowflakeFactory
+from mjapi.simulator.sockets import TransportExposingProtocol
 from mjapi.simulator.state import SimulatorState
+from mjapi.simulator.stats import SimStats
 
 #: uvicorn's own logger: the one its log configuration shows on the console
 log = logging.getLogger("uvicorn.error")
@@ -49,8 +56,30 @@ class Simulator:
         cdn = Cdn(self.clock, self.config.max_stored_attachments)
         commands = CommandIndex(self.config.version_overrides())
         self.state = SimulatorState(self.config, commands, cdn)
-        self.hub = GatewayHub()
-        self.bot = MidjourneyBot(self.config, self.state, self.hub, self.snowflakes, self.clock)
+        #: what the simulator saw and did (``GET /_sim/stats``)
+        self.stats = SimStats()
+        #: the fault rules (``/_sim/faults``): ``sim.faults.add("banned_prompt", token=...)``
+        self.faults = FaultControl()
+        self.hub = GatewayHub(
+            self.clock,
+            self.stats.gateway,
+            resume_window=self.config.resume_window,
+            replay_limit=self.config.replay_limit,
+        )
+        self.bot = MidjourneyBot(
+            self.config,
+            self.state,
+            self.hub,
+            self.snowflakes,
+            self.clock,
+            self.faults,
+            self.stats.jobs,
+        )
+        #: gateway, token, plan and command actions (``/_sim/gateway/...`` etc.)
+        self.control = SimControl(
+            self.state, self.hub, self.bot, self.snowflakes, self.stats.gateway
+        )
+        self.rate_limiter = RateLimiter(self.config.rate_limits, self.clock)
         self.app = self._build_app(cdn)
         self._base_url: str | None = None
 
@@ -62,8 +91,10 @@ class Simulator:
         return self._base_url
 
     def _build_app(self, cdn: Cdn) -> Starlette:
-        rest = RestApi(self.state, self.hub, self.bot).routes()
+        guard = RestGuard(self.faults, self.rate_limiter, self.stats, self.clock)
+        rest = RestApi(self.state, self.hub, self.bot, guard).routes()
         inpaint = InpaintApi(self.state, self.bot)
+        control = ControlApi(self.faults, self.control, self.stats)
         routes = [
             Mount("/api/v9", routes=rest),
             Mount("/api/v10", routes=rest),
@@ -76,6 +107,8 @@ class Simulator:
             Route("/upload/{token}", self.state.uploads.put, methods=["PUT"]),
             # the Vary (Region) editor's backend (discordsays.com in production, §1.6)
             Route("/discordsays/inpaint/api/submit-job", inpaint.submit_job, methods=["POST"]),
+            # the control API: a path production Discord never has (docs/simulator.md)
+            Mount("/_sim", routes=control.routes()),
         ]
         handlers: dict[Any, Any] = {
             DiscordError: _discord_error,
@@ -84,7 +117,7 @@ class Simulator:
         return Starlette(routes=routes, exception_handlers=handlers, lifespan=self._lifespan)
 
     async def _gateway(self, websocket: WebSocket) -> None:
-        await gateway_endpoint(websocket, self.state, self.hub, self.config)
+        await gateway_endpoint(websocket, self.state, self.hub, self.config, self.stats.gateway)
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
@@ -174,7 +207,10 @@ async def _serving(
         port=port,
         log_level=log_level,
         lifespan="on",
-        ws="websockets-sansio",
+        # uvicorn's sans-I/O websockets, exposing the transport for /_sim/gateway/drop
+        ws=TransportExposingProtocol,
+        # Discord sends no websocket pings, only gateway heartbeats (op 1/11)
+        ws_ping_interval=None,
     )
     server = server_class(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))

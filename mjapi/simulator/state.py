@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from mjapi.simulator.cdn import Cdn
 from mjapi.simulator.commands import CommandIndex
-from mjapi.simulator.config import SimulatorConfig
+from mjapi.simulator.config import PLAN_CONCURRENCY, SimulatorConfig
 from mjapi.simulator.objects import JsonObject
 from mjapi.simulator.pending import Pending, PendingIframe, PendingModal
 from mjapi.simulator.results import ResultRegistry
@@ -55,14 +56,35 @@ class SimulatorState:
         #: modals (by modal id) and Vary (Region) editors (by token) awaiting a submit
         self.modals: Pending[PendingModal] = Pending()
         self.iframes: Pending[PendingIframe] = Pending()
+        #: tokens revoked at run time (``/_sim/tokens/revoke``): refused like rejected ones
+        self.revoked: set[str] = set()
+        #: token -> plan set at run time (``/_sim/plans``), over the configured one
+        self._plans: dict[str, str] = {}
 
     def user_for_token(self, token: str | None) -> SimUser | None:
         """The user a token authenticates, registered on first sight; None if refused."""
-        if not token or not is_well_formed(token) or token in self._config.rejected_tokens:
+        if not token or not is_well_formed(token) or self.is_refused(token):
             return None
-        user = derive_user(token, self._config.plan_for(token))
+        user = derive_user(token, self.plan_for(token))
         if user.id not in self.users:
             self._register(user)
+        return self.users[user.id]
+
+    def is_refused(self, token: str) -> bool:
+        return token in self._config.rejected_tokens or token in self.revoked
+
+    def plan_for(self, token: str) -> str:
+        return self._plans.get(token) or self._config.plan_for(token)
+
+    def set_plan(self, token: str, plan: str) -> SimUser | None:
+        """Change the account's Midjourney plan now; the user, if the simulator knows it yet."""
+        if plan not in PLAN_CONCURRENCY:
+            raise ValueError(f"unknown plan {plan!r}; known: {sorted(PLAN_CONCURRENCY)}")
+        self._plans[token] = plan
+        user = derive_user(token, plan)
+        if user.id not in self.users:
+            return None
+        self.users[user.id] = dataclasses.replace(self.users[user.id], plan=plan)
         return self.users[user.id]
 
     def _register(self, user: SimUser) -> None:

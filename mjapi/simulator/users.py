@@ -42,7 +42,7 @@ def is_well_formed(token: str) -> bool:
 
 def derive_user(token: str, plan: str) -> SimUser:
     """The same token always gives the same user, channels and ids."""
-    digest = hashlib.sha256(b"mjapi-simulator:" + token.encode()).digest()
+    digest = _digest(token)
     return SimUser(
         id=_derived_id(digest, 0),
         username=f"user{int.from_bytes(digest[28:32]) % 10**8:08d}",
@@ -51,6 +51,15 @@ def derive_user(token: str, plan: str) -> SimUser:
         guild_id=_derived_id(digest, 14),
         guild_channel_id=_derived_id(digest, 21),
     )
+
+
+def user_id_of(token: str) -> str:
+    """The id of the user behind ``token`` (as ``derive_user`` gives it), without the rest."""
+    return _derived_id(_digest(token), 0)
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(b"mjapi-simulator:" + token.encode()).digest()
 
 
 def _derived_id(digest: bytes, offset: int) -> str:

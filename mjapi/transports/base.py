@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from mjapi.domain.accounts import Account
-from mjapi.domain.events import JobEvent
+from mjapi.domain.events import BackendEvent
 
 
 @dataclass(frozen=True)
@@ -80,8 +80,9 @@ class Transport(Protocol):
     """A Midjourney backend (Discord, in production).
 
     Job outcomes arrive asynchronously through ``events()``, which yields each event once.
-    Submitting methods raise ``mjapi.errors.TransportError`` (or ``RateLimited`` for a Discord 429)
-    when Discord refuses the request; nothing is emitted for the job in that case.
+    Submitting methods raise ``mjapi.errors.TransportError`` (``DiscordAuthError`` when Discord
+    rejected the token, ``RateLimited`` when Discord kept answering 429 past the transport's own
+    waiting) when Discord refuses the request; nothing is emitted for the job in that case.
     """
 
     async def identify(self, token: str) -> DiscordIdentity:
@@ -164,8 +165,13 @@ class Transport(Protocol):
         """Stop tracking a job the engine has ended on its own (timeout, refusal, cancel)."""
         ...
 
-    def events(self) -> AsyncIterator[JobEvent]:
-        """Every job event from every attached account, in arrival order."""
+    def events(self) -> AsyncIterator[BackendEvent]:
+        """Every job and account event from every attached account, in arrival order.
+
+        An account-level outcome (moderation notice, CAPTCHA, blocked, token rejected) is
+        reported as ``AccountFlagged``/``AccountDisabled`` *before* the ``JobFailed`` of the job
+        that met it, so whoever reads the failed job finds the account already marked.
+        """
         ...
 
     async def close(self) -> None:

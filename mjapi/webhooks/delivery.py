@@ -4,6 +4,11 @@ Each job's callbacks form a chain: a delivery starts only after the previous one
 has succeeded or been given up, so a receiver sees ``started`` before ``progress`` before
 ``completed``. Failures are retried with exponential backoff; a receiver that stays down only
 delays its own callbacks.
+
+The client is an ``mjapi.net.Outbound`` client, so every attempt's connection is checked against
+the URL guard as it opens: a ``replyUrl`` whose host now resolves to a private address is refused
+there, logged and counted as a failed attempt; nothing is sent. (A kept-alive connection is
+reused only for the address that was checked when it opened.)
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from mjapi.net.guard import Refused
 
 log = logging.getLogger(__name__)
 
@@ -93,11 +100,16 @@ class CallbackSender:
 
     async def _attempt(self, url: str, body: dict[str, Any]) -> bool:
         try:
-            response = await self._client.post(url, json=body)
-        except httpx.HTTPError as exc:
+            # Streamed and never read: a receiver's answer body is not ours to hold in memory.
+            async with self._client.stream("POST", url, json=body) as response:
+                status = response.status_code
+        except Refused as refusal:
+            log.warning("callback for %s to %s refused: %s", body.get("jobid"), url, refusal.why)
+            return False
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             log.info("callback for %s to %s failed: %s", body.get("jobid"), url, exc)
             return False
-        if response.is_success:
+        if 200 <= status < 300:
             return True
-        log.info("callback for %s answered %d", body.get("jobid"), response.status_code)
+        log.info("callback for %s answered %d", body.get("jobid"), status)
         return False

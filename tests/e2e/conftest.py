@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -44,14 +45,27 @@ def simulator_config() -> SimulatorConfig:
 
 
 @pytest.fixture
-async def stack(tmp_path: Path, simulator_config: SimulatorConfig) -> AsyncIterator[Stack]:
+def stack_settings() -> dict[str, Any]:
+    """Settings a test module changes for its whole stack (override the fixture)."""
+    return {}
+
+
+@pytest.fixture
+async def stack(
+    tmp_path: Path, simulator_config: SimulatorConfig, stack_settings: dict[str, Any]
+) -> AsyncIterator[Stack]:
     sink = CallbackSink()
     async with running_simulator(simulator_config) as sim, serve_asgi(sink.app) as sink_url:
         settings = Settings(
             data_dir=tmp_path,
             discord_url=sim.base_url,
-            ack_timeout=10,
-            gateway_ready_timeout=10,
+            # The sink and the simulator's images are on loopback: let the URL guard allow it.
+            **{
+                "ack_timeout": 10,
+                "gateway_ready_timeout": 10,
+                "allow_private_urls": True,
+                **stack_settings,
+            },
         )
         app = create_app(settings)
         async with serve_asgi(app) as base_url:

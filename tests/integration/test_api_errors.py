@@ -36,7 +36,9 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
     def factory(settings: Settings, clock: Clock) -> Transport:
         return fake
 
-    app = create_app(Settings(data_dir=tmp_path, ack_timeout=2), transport_factory=factory)
+    # The callback sink is on loopback: the URL guard must allow private addresses.
+    settings = Settings(data_dir=tmp_path, ack_timeout=2, allow_private_urls=True)
+    app = create_app(settings, transport_factory=factory)
     sink = CallbackSink()
     async with serve_asgi(app) as base_url, serve_asgi(sink.app) as sink_url:
         store: Store = app.state.store

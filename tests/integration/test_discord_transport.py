@@ -6,23 +6,36 @@ import asyncio
 import contextlib
 import json
 import random
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from mjapi.domain.accounts import Account
-from mjapi.domain.events import JobCompleted, JobEvent, JobFailed, JobProgressed, JobStarted
+from mjapi.domain.events import (
+    AccountDisabled,
+    AccountFlagged,
+    BackendEvent,
+    JobCompleted,
+    JobEvent,
+    JobFailed,
+    JobProgressed,
+    JobStarted,
+)
 from mjapi.errors import DiscordAuthError, TransportError
 from mjapi.simulator import Simulator, SimulatorConfig, running_simulator
 from mjapi.transports.discord import DiscordTransport
-from mjapi.transports.discord.gateway import Fatal
-from mjapi.transports.discord.runner import GatewayRunner
+from mjapi.transports.discord.gateway import Fatal, GatewaySession, Send
+from mjapi.transports.discord.rest import DiscordRest
+from mjapi.transports.discord.runner import MAX_FRAME_BYTES, GatewayRunner, gateway_endpoint
 from mjapi.transports.discord.transport import GATEWAY_LOST
+from mjapi.transports.discord.zlib_stream import ZLIB_SUFFIX, ZlibStream
 from tests.conftest import load_capture
 
 TOKEN = "sim-token-aaaaaaaaaaaaaaaaaaaaaaaaaaaa.bbbbbb"
@@ -67,9 +80,18 @@ async def attached(transport: DiscordTransport, token: str = TOKEN) -> Account:
 
 
 async def events_until_done(transport: DiscordTransport, *jobids: str) -> list[JobEvent]:
-    """Every event until each of ``jobids`` completed or failed."""
+    """Every job event until each of ``jobids`` completed or failed."""
+    return [e for e in await all_events_until_done(transport, *jobids) if is_job_event(e)]
+
+
+def is_job_event(event: BackendEvent) -> TypeGuard[JobEvent]:
+    return not isinstance(event, AccountFlagged | AccountDisabled)
+
+
+async def all_events_until_done(transport: DiscordTransport, *jobids: str) -> list[BackendEvent]:
+    """Every job and account event until each of ``jobids`` completed or failed."""
     open_jobs = set(jobids)
-    seen: list[JobEvent] = []
+    seen: list[BackendEvent] = []
     async with asyncio.timeout(WAIT), contextlib.aclosing(transport.events()) as stream:
         async for event in stream:
             seen.append(event)
@@ -292,14 +314,23 @@ class FixedRandom(random.Random):
 class Peer:
     """The server end of one gateway connection."""
 
-    def __init__(self, ws: ServerConnection, base: str, ack: bool) -> None:
+    def __init__(self, ws: ServerConnection, base: str, ack: bool, zlib_stream: bool) -> None:
         self.ws = ws
         self.base = base
         self.ack = ack
         self.received: list[dict[str, Any]] = []
+        self.deflate = zlib.compressobj() if zlib_stream else None
 
     async def send(self, payload: dict[str, Any]) -> None:
-        await self.ws.send(json.dumps(payload))
+        text = json.dumps(payload)
+        if self.deflate is None:
+            await self.ws.send(text)
+            return
+        # zlib-stream like Discord: one context per connection, a sync flush per message; and
+        # each message split over two websocket frames, which clients must reassemble.
+        data = self.deflate.compress(text.encode()) + self.deflate.flush(zlib.Z_SYNC_FLUSH)
+        await self.ws.send(data[: len(data) // 2])
+        await self.ws.send(data[len(data) // 2 :])
 
     async def hello(self, interval_ms: int = 45_000) -> None:
         await self.send({"op": 10, "d": {"heartbeat_interval": interval_ms}})
@@ -336,9 +367,10 @@ class Peer:
 class ScriptedGateway:
     """A loopback websocket server; connection N plays script N."""
 
-    def __init__(self, *scripts: Script, ack: bool = True) -> None:
+    def __init__(self, *scripts: Script, ack: bool = True, zlib_stream: bool = False) -> None:
         self.scripts = list(scripts)
         self.ack = ack
+        self.zlib_stream = zlib_stream
         self.paths: list[str] = []
         self.peers: list[Peer] = []
         self.base = ""
@@ -346,7 +378,7 @@ class ScriptedGateway:
     async def handle(self, ws: ServerConnection) -> None:
         assert ws.request is not None
         self.paths.append(ws.request.path)
-        peer = Peer(ws, self.base, self.ack)
+        peer = Peer(ws, self.base, self.ack, self.zlib_stream)
         self.peers.append(peer)
         await self.scripts[len(self.peers) - 1](peer)
 
@@ -431,7 +463,7 @@ async def test_runner_resumes_after_op7_identifies_after_op9_and_stops_on_4004()
             await recorded.died.wait()
         await runner.stop()
 
-    query = "?encoding=json&v=9"
+    query = "?encoding=json&v=9&compress=zlib-stream"
     assert gateway.paths == [f"/{query}", f"/resume{query}", f"/{query}"]
     assert recorded.dispatches == ["READY", "MESSAGE_CREATE", "RESUMED", "READY"]
     assert close_codes == [3000, 3000]  # never 1000/1001: those end the session
@@ -495,7 +527,7 @@ async def test_a_gateway_lost_for_good_fails_the_running_jobs() -> None:
             await transport.attach(acct)
             await transport.imagine(acct, "job-1", "cat")
             submitted.set()
-            [failed] = await events_until_done(transport, "job-1")
+            disabled, failed = await all_events_until_done(transport, "job-1")
             # The runner is dead for good but kept its session id: a new job must be refused at
             # once instead of being posted into the void (review finding B1).
             with pytest.raises(TransportError, match="no live gateway session"):
@@ -503,6 +535,10 @@ async def test_a_gateway_lost_for_good_fails_the_running_jobs() -> None:
         finally:
             await transport.close()
 
+    # The account is marked first, so its failed job's successor never lands on it.
+    assert disabled == AccountDisabled(
+        acct.channel, "Discord rejected the token (gateway close 4004)"
+    )
     assert isinstance(failed, JobFailed)
     assert failed.jobid == "job-1"
     assert failed.error == GATEWAY_LOST
@@ -553,7 +589,9 @@ async def test_after_a_lost_session_the_channel_history_is_replayed() -> None:
         ScriptedGateway(invalidated, fresh).serving() as gateway,
         httpx.AsyncClient(transport=httpx.MockTransport(discord)) as http,
     ):
-        transport = DiscordTransport("http://discord.test", http=http, rng=FixedRandom())
+        transport = DiscordTransport(
+            "http://discord.test", http=http, rng=FixedRandom(), reidentify_wait=(0.0, 0.0)
+        )
         try:
             acct = account("1069126859100524575", "439110225975443468")
             await transport.attach(acct)
@@ -566,3 +604,204 @@ async def test_after_a_lost_session_the_channel_history_is_replayed() -> None:
     assert isinstance(completed, JobCompleted)
     assert completed.job_hash == "a7cb1552-f779-4094-9afe-2acf22dae280"
     assert posted[0]["session_id"] == "session-1"
+
+
+# -- zlib-stream --------------------------------------------------------------------------------
+
+
+async def test_the_simulator_gateway_speaks_zlib_stream_to_our_endpoint() -> None:
+    async with world() as (sim, _transport), httpx.AsyncClient() as http:
+        url = gateway_endpoint(await DiscordRest(http, sim.base_url, TOKEN).gateway_url())
+        stream = ZlibStream(MAX_FRAME_BYTES)
+        session = GatewaySession(TOKEN, jitter=lambda: 0.5)
+        received: list[dict[str, Any]] = []
+        async with asyncio.timeout(WAIT), connect(url) as ws:
+            while not any(f.get("t") == "READY" for f in received):
+                raw = await ws.recv()
+                assert isinstance(raw, bytes), "a zlib-stream connection sends binary frames"
+                text = stream.feed(raw)
+                if text is None:
+                    continue
+                frame = json.loads(text)
+                received.append(frame)
+                for action in session.on_frame(frame, 0.0):
+                    if isinstance(action, Send):
+                        await ws.send(json.dumps(action.payload))
+
+    assert "compress=zlib-stream" in url
+    assert received[0]["op"] == 10  # HELLO, then READY inflated with the same context
+    assert session.session_id is not None
+
+
+async def test_the_runner_inflates_split_zlib_frames() -> None:
+    async def compressed(peer: Peer) -> None:
+        await peer.hello()
+        await peer.expect(2)
+        await peer.ready("session-1")
+        await peer.dispatch("MESSAGE_CREATE", {"id": "m1", "content": "x" * 2000}, seq=2)
+        await peer.client_close_code()
+
+    recorded = Recorded()
+    async with ScriptedGateway(compressed, zlib_stream=True).serving() as gateway:
+        runner = scripted_runner(gateway, recorded)
+        runner.start()
+        await recorded.wait_for("MESSAGE_CREATE")
+        await runner.stop()
+
+    assert recorded.dispatches == ["READY", "MESSAGE_CREATE"]
+    assert gateway.paths == ["/?encoding=json&v=9&compress=zlib-stream"]
+
+
+async def test_a_corrupt_zlib_stream_reconnects_and_resumes() -> None:
+    async def corrupt(peer: Peer) -> None:
+        await peer.hello()
+        await peer.expect(2)
+        await peer.ready("session-c")
+        await peer.ws.send(b"garbage" + ZLIB_SUFFIX)
+        assert await peer.client_close_code() == 3000
+
+    async def resumed(peer: Peer) -> None:
+        await peer.hello()
+        resume = await peer.expect(6)
+        assert resume["d"]["session_id"] == "session-c"
+        await peer.dispatch("RESUMED", {}, seq=2)
+        await peer.client_close_code()
+
+    recorded = Recorded()
+    async with ScriptedGateway(corrupt, resumed, zlib_stream=True).serving() as gateway:
+        runner = scripted_runner(gateway, recorded)
+        runner.start()
+        await recorded.wait_for("RESUMED")
+        await runner.stop()
+
+    assert recorded.dispatches == ["READY", "RESUMED"]
+    assert gateway.paths[1].startswith("/resume?")
+
+
+# -- account notices and unrecognised messages through the transport ----------------------------
+
+MJ_BOT = {"id": "936929561302675456", "username": "Midjourney Bot", "bot": True}
+CHANNEL_ID = "1069126859100524575"
+
+
+def mj_message(message_id: str, **fields: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "id": message_id,
+        "channel_id": CHANNEL_ID,
+        "author": MJ_BOT,
+        "content": "",
+        "timestamp": "2025-06-01T00:00:00+00:00",
+        "embeds": [],
+        "attachments": [],
+        "components": [],
+        "flags": 0,
+    }
+    return base | fields
+
+
+async def test_notices_flag_the_account_and_unknown_messages_are_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("WARNING", logger="mjapi.transports.discord.transport")
+    odd = mj_message("9001", content="A message shape nobody has seen")
+    text = "You have a pending moderation message. Please acknowledge it."
+    pending = mj_message(
+        "9002", flags=64, embeds=[{"title": "Pending mod message", "description": text}]
+    )
+    sent = asyncio.Event()
+
+    async def talkative(peer: Peer) -> None:
+        await peer.hello()
+        await peer.expect(2)
+        await peer.ready("session-1")
+        await peer.dispatch("MESSAGE_CREATE", odd, seq=2)
+        await peer.dispatch("MESSAGE_UPDATE", odd, seq=3)
+        await peer.dispatch("MESSAGE_CREATE", pending, seq=4)
+        await peer.dispatch("MESSAGE_UPDATE", pending, seq=5)
+        sent.set()
+        await peer.client_close_code()
+
+    async with (
+        ScriptedGateway(talkative).serving() as gateway,
+        httpx.AsyncClient(transport=httpx.MockTransport(gateway_only(gateway))) as http,
+    ):
+        transport = DiscordTransport("http://discord.test", http=http, rng=FixedRandom())
+        try:
+            await transport.attach(account(CHANNEL_ID, "42"))
+            async with asyncio.timeout(WAIT), contextlib.aclosing(transport.events()) as stream:
+                flagged = await anext(stream)
+                await sent.wait()
+        finally:
+            await transport.close()
+
+    assert flagged == AccountFlagged(CHANNEL_ID, f"Pending mod message: {text}")
+    warnings = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "mjapi.transports.discord.transport" and r.levelname == "WARNING"
+    ]
+    assert len(warnings) == 1
+    assert "unrecognised Midjourney message" in warnings[0]
+    assert json.dumps(odd["content"]) in warnings[0]  # the payload, as JSON
+
+
+def gateway_only(gateway: ScriptedGateway) -> Callable[[httpx.Request], httpx.Response]:
+    def discord(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/api/v9/gateway"
+        return httpx.Response(200, json={"url": gateway.base})
+
+    return discord
+
+
+async def test_interactions_wait_for_a_new_session_after_an_invalidated_one() -> None:
+    # Posted while no session is connected, Midjourney's answers would be lost with the
+    # invalidated session: the interaction waits for the new READY and names the new session.
+    go, closed, release = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    posted: list[dict[str, Any]] = []
+
+    async def invalidated(peer: Peer) -> None:
+        await peer.hello()
+        await peer.expect(2)
+        await peer.ready("session-1")
+        await go.wait()
+        await peer.send({"op": 9, "d": False})
+        await peer.client_close_code()
+        closed.set()
+
+    async def fresh(peer: Peer) -> None:
+        await peer.hello()
+        await peer.expect(2)
+        await release.wait()
+        await peer.ready("session-2")
+        await peer.client_close_code()
+
+    def discord(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v9/gateway":
+            return httpx.Response(200, json={"url": gateway.base})
+        if request.url.path.endswith("/application-command-index"):
+            return httpx.Response(200, json=load_capture(COMMAND_INDEX))
+        posted.append(json.loads(request.content))
+        return httpx.Response(204)
+
+    async with (
+        ScriptedGateway(invalidated, fresh).serving() as gateway,
+        httpx.AsyncClient(transport=httpx.MockTransport(discord)) as http,
+    ):
+        transport = DiscordTransport(
+            "http://discord.test", http=http, rng=FixedRandom(), reidentify_wait=(0.0, 0.0)
+        )
+        try:
+            acct = account(CHANNEL_ID, "42")
+            await transport.attach(acct)
+            go.set()
+            await asyncio.wait_for(closed.wait(), WAIT)
+            submit = asyncio.create_task(transport.imagine(acct, "job-1", "cat"))
+            await asyncio.sleep(0.2)
+            assert posted == []  # still waiting for a session
+            release.set()
+            await asyncio.wait_for(submit, WAIT)
+        finally:
+            await transport.close()
+
+    [interaction] = posted
+    assert interaction["session_id"] == "session-2"

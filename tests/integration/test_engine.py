@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import random
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -14,61 +11,14 @@ import pytest
 from mjapi.clock import FakeClock
 from mjapi.domain.events import JobCompleted, JobFailed, JobProgressed
 from mjapi.domain.jobs import Attachment, Button, Job, JobStatus
-from mjapi.engine import Engine, ImagineRequest
-from mjapi.engine.requests import JobOptions
+from mjapi.engine import Engine
 from mjapi.errors import Busy, DiscordAuthError, NotFound, PendingModeration, RateLimited
 from mjapi.logs import redact
 from mjapi.storage.crypto import TokenCipher
 from mjapi.storage.sqlite import SqliteStore
 from mjapi.webhooks.delivery import CallbackSender
-from tests.fakes import CallbackReceiver, FakeTransport
-
-OWNER = 7
-
-
-@dataclass
-class Rig:
-    engine: Engine
-    transport: FakeTransport
-    store: SqliteStore
-    clock: FakeClock
-    receiver: CallbackReceiver
-    callbacks: CallbackSender
-
-
-@pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    store = SqliteStore(tmp_path / "db.sqlite3", TokenCipher.from_settings(tmp_path, None))
-    await store.open()
-    transport, clock, receiver = FakeTransport(), FakeClock(), CallbackReceiver()
-    client = httpx.AsyncClient(transport=httpx.MockTransport(receiver))
-    callbacks = CallbackSender(client)
-    engine = Engine(
-        store, transport, callbacks, clock, ack_timeout=2, job_timeout=60, rng=random.Random(3)
-    )
-    await engine.start()
-    yield Rig(engine, transport, store, clock, receiver, callbacks)
-    await engine.stop()
-    await callbacks.close()
-    await client.aclose()
-    await store.close()
-
-
-async def settle(rig: Rig, jobid: str, status: JobStatus) -> None:
-    """Wait until the engine has applied the events emitted so far, then check the status."""
-    await rig.transport.applied()
-    assert (await rig.engine.job(OWNER, jobid)).status is status
-
-
-def imagine(
-    prompt: str = "a cat",
-    *,
-    channel: str | None = None,
-    max_jobs: int | None = None,
-    reply_url: str | None = None,
-    reply_ref: str | None = None,
-) -> ImagineRequest:
-    return ImagineRequest(prompt, JobOptions(channel, max_jobs, reply_url, reply_ref))
+from tests.fakes import FakeTransport
+from tests.integration.engine_rig import OWNER, Rig, imagine, settle
 
 
 async def test_account_discovery_and_listing(rig: Rig) -> None:

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from mjapi.transports.discord.backoff import Backoff
+from mjapi.transports.discord.backoff import Backoff, ReconnectPolicy
 
 
 class FixedRandom(random.Random):
@@ -67,3 +67,32 @@ def test_same_seed_same_delays() -> None:
 def test_nonsense_parameters_are_refused(base: float, cap: float) -> None:
     with pytest.raises(ValueError):
         Backoff(base=base, cap=cap)
+
+
+# -- ReconnectPolicy: the runner's pause between connections ----------------------------------
+
+
+def policy(fraction: float = 1.0) -> ReconnectPolicy:
+    return ReconnectPolicy(Backoff(base=1.0, cap=60.0, rng=FixedRandom(fraction)))
+
+
+def test_failed_connections_back_off_exponentially_up_to_the_cap() -> None:
+    p = policy()
+    delays = [p.delay(asked=0.0, ready=False) for _ in range(8)]
+    assert delays == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0]
+
+
+def test_a_connection_that_got_ready_starts_the_backoff_over() -> None:
+    # Routine drops (op 7, a lost socket) after a working session reconnect within a second,
+    # however often they come: the account's running jobs are waiting for their events.
+    p = policy()
+    for _ in range(5):
+        p.delay(asked=0.0, ready=False)
+    assert [p.delay(asked=0.0, ready=True) for _ in range(3)] == [1.0, 1.0, 1.0]
+    assert p.delay(asked=0.0, ready=False) == 2.0
+
+
+def test_the_protocol_may_ask_for_a_longer_pause() -> None:
+    p = policy(fraction=0.0)  # backoff alone would reconnect at once
+    assert p.delay(asked=0.7, ready=True) == 0.7  # op 9's random pause, a 429's retry_after
+    assert p.delay(asked=0.0, ready=False) == 0.0

@@ -9,13 +9,24 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from mjapi.domain.events import JobCompleted, JobEvent, JobFailed, JobProgressed, JobStarted
+from mjapi.domain.events import (
+    AccountDisabled,
+    AccountFlagged,
+    BackendEvent,
+    FailReason,
+    JobCompleted,
+    JobFailed,
+    JobProgressed,
+    JobQueued,
+    JobStarted,
+)
 from mjapi.transports.discord.correlate import (
     DELETED_ERROR,
     NO_RESPONSE_ERROR,
     STOPPED_ERROR,
     UNTITLED_ERROR,
     Correlator,
+    Expect,
 )
 from mjapi.transports.discord.dispatch import route
 from mjapi.transports.discord.gateway import Dispatch, GatewaySession
@@ -37,14 +48,19 @@ class Pipeline:
     def __init__(self, correlator: Correlator) -> None:
         self.correlator = correlator
         self.session = GatewaySession("token-for-tests-only", jitter=lambda: 0.5)
-        self.events: list[JobEvent] = []
+        self.events: list[BackendEvent] = []
+        #: payloads route() asked to report as unrecognised
+        self.unrecognised: list[dict[str, Any]] = []
 
-    def feed(self, *frames: dict[str, Any]) -> list[JobEvent]:
-        new: list[JobEvent] = []
+    def feed(self, *frames: dict[str, Any]) -> list[BackendEvent]:
+        new: list[BackendEvent] = []
         for frame in frames:
             for action in self.session.on_frame(frame, now=0.0):
                 if isinstance(action, Dispatch):
-                    new.extend(route(self.correlator, action.name, action.data))
+                    routed = route(self.correlator, action.name, action.data)
+                    new.extend(routed.events)
+                    if routed.unrecognised is not None:
+                        self.unrecognised.append(routed.unrecognised)
         self.events.extend(new)
         return new
 
@@ -102,7 +118,7 @@ def success(interaction_id: str, nonce: str | None) -> dict[str, Any]:
     return frame("INTERACTION_SUCCESS", data)
 
 
-def percents(events: list[JobEvent]) -> list[int]:
+def percents(events: list[BackendEvent]) -> list[int]:
     return [e.percent for e in events if isinstance(e, JobProgressed)]
 
 
@@ -330,7 +346,9 @@ def test_banned_prompt_embed_fails_the_job_as_moderated() -> None:
 
     [failed] = p.feed(error_message("Banned prompt detected", "Sorry! ...", "9001"))
 
-    assert failed == JobFailed("job-1", "Banned prompt detected", "Sorry! ...", moderated=True)
+    assert failed == JobFailed(
+        "job-1", "Banned prompt detected", "Sorry! ...", FailReason.MODERATED
+    )
     assert p.correlator.in_flight == ()
 
 
@@ -338,7 +356,9 @@ def test_queue_full_embed_fails_without_moderation() -> None:
     p = pipeline()
     p.correlator.expect("job-1", "9001")
     [failed] = p.feed(error_message("Queue full", "Your job queue is full.", "9001"))
-    assert failed == JobFailed("job-1", "Queue full", "Your job queue is full.", moderated=False)
+    assert failed == JobFailed(
+        "job-1", "Queue full", "Your job queue is full.", FailReason.QUEUE_FULL
+    )
 
 
 def test_capture_14_job_queued_waits_then_starts_by_interaction_id() -> None:
@@ -347,7 +367,14 @@ def test_capture_14_job_queued_waits_then_starts_by_interaction_id() -> None:
     p = Pipeline(Correlator(channel, "138343612806070272"))
     p.correlator.expect("job-1", "1317068334054768640")
 
-    assert p.feed(queued) == []
+    [said] = p.feed(queued)
+    assert said == JobQueued(
+        "job-1",
+        "1317068339507368026",
+        queued["d"]["embeds"][0]["description"],
+        "2024-12-13T09:59:22.085000+00:00",
+    )
+    assert p.feed(queued) == []  # once per job, whatever Discord repeats
     assert p.correlator.in_flight == ("job-1",)
 
     # Later Midjourney starts it: a new message about the same interaction, without nonce.
@@ -464,3 +491,213 @@ def test_an_untitled_red_embed_fails_with_a_generic_error() -> None:
     [failed] = p.feed(message)
 
     assert failed == JobFailed("job-1", UNTITLED_ERROR, "Something broke")
+
+
+# -- "Job queued" -----------------------------------------------------------------------------
+
+
+def test_job_queued_is_said_once_even_for_a_describe() -> None:
+    p = pipeline()
+    p.correlator.expect("job-d", "9001", expect=Expect.DESCRIPTION)
+    queued = error_message("Job queued", "You have reached the maximum ...", "9001")
+    queued["d"]["embeds"][0]["color"] = 16776960
+
+    [said] = p.feed(queued)
+    assert said == JobQueued("job-d", "8500", "You have reached the maximum ...", TIMESTAMP)
+    assert p.feed(queued) == []
+
+    start = notice_message("", "", message_id="8600", nonce="9001")
+    start["d"]["embeds"] = []
+    start["d"]["content"] = f"**snow** - <@{USER}> (Waiting to start)"
+    [started] = p.feed(start)
+    assert isinstance(started, JobStarted) and started.jobid == "job-d"
+
+
+# -- account events ---------------------------------------------------------------------------
+
+TIMESTAMP = "2025-06-01T00:00:00+00:00"
+MOD_TEXT = "You have a pending moderation message. Please acknowledge it before using the bot."
+
+
+def notice_message(
+    title: str,
+    description: str,
+    *,
+    message_id: str,
+    nonce: str | None = None,
+    name: str = "MESSAGE_CREATE",
+    user_id: str = USER,
+) -> dict[str, Any]:
+    """A Midjourney embed answering an /imagine of ``user_id`` (reference §4 shapes)."""
+    data: dict[str, Any] = {
+        "id": message_id,
+        "channel_id": CHANNEL,
+        "author": {"id": "936929561302675456", "bot": True},
+        "content": "",
+        "flags": 64,
+        "timestamp": TIMESTAMP,
+        "interaction": {"id": "7777", "type": 2, "name": "imagine", "user": {"id": user_id}},
+        "embeds": [{"title": title, "description": description, "color": 16711680}],
+    }
+    if nonce is not None:
+        data["nonce"] = nonce
+    return frame(name, data)
+
+
+def test_an_account_flag_comes_before_the_failure_of_its_job() -> None:
+    p = pipeline()
+    p.correlator.expect("job-1", "9001")
+    text = "Sorry! Our AI moderators feel your prompt might be against our community standards."
+
+    events = p.feed(
+        notice_message("Action needed to continue", text, message_id="8500", nonce="9001")
+    )
+
+    assert events == [
+        AccountFlagged(CHANNEL, f"Action needed to continue: {text}"),
+        JobFailed("job-1", "Action needed to continue", text, FailReason.ACCOUNT_FLAGGED),
+    ]
+    assert p.correlator.in_flight == ()
+
+
+def test_a_blocked_account_is_disabled_before_its_job_fails() -> None:
+    p = pipeline()
+    p.correlator.expect("job-1", "9001")
+    text = "Your account has been temporarily blocked due to suspicious activity."
+
+    events = p.feed(notice_message("Blocked", text, message_id="8500", nonce="9001"))
+
+    assert events == [
+        AccountDisabled(CHANNEL, f"Blocked: {text}"),
+        JobFailed("job-1", "Blocked", text, FailReason.ACCOUNT_DISABLED),
+    ]
+
+
+def test_an_orphan_pending_mod_message_still_flags_the_account() -> None:
+    p = pipeline()
+    p.correlator.expect("job-1", "9001")
+    p.feed(waiting("8001", interaction_id="7001", nonce="9001"))
+
+    events = p.feed(notice_message("Pending mod message", MOD_TEXT, message_id="8500"))
+
+    assert events == [AccountFlagged(CHANNEL, f"Pending mod message: {MOD_TEXT}")]
+    assert p.correlator.in_flight == ("job-1",)  # the running job is not its business
+    assert p.unrecognised == []
+
+
+def test_an_account_event_is_emitted_once_per_message() -> None:
+    p = pipeline()
+    p.correlator.expect("job-1", "9001")
+    created = notice_message("Pending mod message", MOD_TEXT, message_id="8500", nonce="9001")
+    updated = notice_message(
+        "Pending mod message", MOD_TEXT, message_id="8500", nonce="9001", name="MESSAGE_UPDATE"
+    )
+
+    first = p.feed(created)
+    assert [type(e) for e in first] == [AccountFlagged, JobFailed]
+    assert p.feed(updated) == []
+    assert p.feed(created) == []
+    # Another notice is news again.
+    assert p.feed(notice_message("Pending mod message", MOD_TEXT, message_id="8501")) == [
+        AccountFlagged(CHANNEL, f"Pending mod message: {MOD_TEXT}")
+    ]
+
+
+def test_an_edit_of_a_notice_older_than_the_watch_is_history() -> None:
+    p = Pipeline(Correlator(CHANNEL, USER, since="9000"))
+    old = notice_message("Pending mod message", MOD_TEXT, message_id="8500", name="MESSAGE_UPDATE")
+    new = notice_message("Pending mod message", MOD_TEXT, message_id="9500", name="MESSAGE_UPDATE")
+
+    assert p.feed(old) == []  # e.g. Midjourney edits it once its owner acknowledged it
+    assert p.feed(new) == [AccountFlagged(CHANNEL, f"Pending mod message: {MOD_TEXT}")]
+
+
+def test_a_replayed_notice_flags_only_when_posted_since_the_watch() -> None:
+    correlator = Correlator(CHANNEL, USER, since="9000")
+    old = interpret(notice_message("Blocked", "blocked", message_id="8500")["d"])
+    new = interpret(notice_message("Blocked", "blocked", message_id="9500")["d"])
+    assert old is not None and new is not None
+
+    assert correlator.replay(old) == []
+    assert correlator.replay(new) == [AccountDisabled(CHANNEL, "Blocked: blocked")]
+    assert correlator.replay(new) == []
+
+
+def test_a_notice_for_another_user_is_not_ours() -> None:
+    p = pipeline()
+    stranger = notice_message("Pending mod message", MOD_TEXT, message_id="8500", user_id="42")
+    assert p.feed(stranger) == []
+    assert p.unrecognised == []
+
+
+def test_a_captcha_flags_the_account() -> None:
+    p = pipeline()
+    p.correlator.expect("job-1", "9001")
+    captcha = notice_message(
+        "Please continue",
+        "Wow! You're making so many AI images we need to verify you\u2019re human",
+        message_id="8500",
+        nonce="9001",
+    )
+
+    flagged, failed = p.feed(captcha)
+
+    assert isinstance(flagged, AccountFlagged) and "verify" in flagged.message
+    assert isinstance(failed, JobFailed) and failed.reason is FailReason.ACCOUNT_FLAGGED
+
+
+def test_a_refused_prompt_is_not_an_account_event() -> None:
+    p = pipeline()
+    p.correlator.expect("job-1", "9001")
+    [failed] = p.feed(
+        notice_message("Banned prompt detected", "no", message_id="8500", nonce="9001")
+    )
+    assert isinstance(failed, JobFailed) and failed.reason is FailReason.MODERATED
+
+
+# -- unrecognised messages --------------------------------------------------------------------
+
+
+def test_an_unknown_message_shape_is_reported_once() -> None:
+    p = pipeline()
+    odd = notice_message("", "", message_id="8500")
+    odd["d"]["embeds"] = []
+    odd["d"]["content"] = "Something Midjourney never said before"
+    edited = copy.deepcopy(odd)
+    edited["t"] = "MESSAGE_UPDATE"
+
+    assert p.feed(odd, edited, odd) == []
+
+    assert p.unrecognised == [odd["d"]]
+
+
+def test_a_new_message_of_ours_no_job_explains_is_reported() -> None:
+    p = pipeline()
+    p.correlator.expect("job-1", "9001")
+    stray = waiting("8009", interaction_id="7009", nonce="5555")  # e.g. a job mjapi forgot
+
+    assert p.feed(stray) == []
+    assert p.feed(progress("8009", 40, interaction_id="7009")) == []  # edits: routine
+
+    assert p.unrecognised == [stray["d"]]
+
+
+def test_routine_unmatched_messages_are_not_reported() -> None:
+    p = pipeline(user_id="42")
+    p.correlator.expect("job-1", "9001")
+    p.feed(waiting("8001", interaction_id="7001", nonce="9001"))  # another user's job
+
+    p.feed(final("8101", "dddddddd-0000-4000-8000-000000000004"))  # held as an orphan
+    old_grid = final("6000", "ffffffff-0000-4000-8000-000000000006")
+    old_grid["t"] = "MESSAGE_UPDATE"
+    p.feed(old_grid)
+
+    assert p.unrecognised == []
+
+
+def test_replayed_history_is_never_reported() -> None:
+    correlator = Correlator(CHANNEL, USER)
+    stray = interpret(waiting("8009", interaction_id="7009", nonce="5555")["d"])
+    assert stray is not None
+    assert correlator.replay(stray) == []
+    assert correlator.observe(stray, created=True).unrecognised  # live: it would be

@@ -9,11 +9,21 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from mjapi.domain.events import JobCompleted, JobEvent, JobFailed, JobProgressed, JobStarted
+import httpx
+
+from mjapi.domain.events import (
+    BackendEvent,
+    JobCompleted,
+    JobFailed,
+    JobProgressed,
+    JobStarted,
+)
 from mjapi.domain.jobs import Seed
+from mjapi.transports.discord.catchup import catch_up, channels_to_read
 from mjapi.transports.discord.clicks import parse_click
 from mjapi.transports.discord.correlate import Correlator, Expect
 from mjapi.transports.discord.dispatch import midjourney_dm, route
+from mjapi.transports.discord.rest import DiscordRest
 from tests.conftest import load_capture
 
 MJ = "936929561302675456"
@@ -28,8 +38,8 @@ def message(name: str) -> dict[str, Any]:
     return copy.deepcopy(data["d"] if "op" in data else data)
 
 
-def feed(correlator: Correlator, name: str, data: dict[str, Any]) -> list[JobEvent]:
-    return route(correlator, name, data)
+def feed(correlator: Correlator, name: str, data: dict[str, Any]) -> list[BackendEvent]:
+    return route(correlator, name, data).events
 
 
 def pick(index: int) -> str:
@@ -142,7 +152,7 @@ def test_a_variation_runs_start_progress_final_by_nonce_then_message_id() -> Non
 
     assert [type(e) for e in events] == [JobStarted, JobProgressed, JobCompleted]
     assert isinstance(events[1], JobProgressed) and events[1].percent == 40
-    assert events[2].jobid == "vary"
+    assert isinstance(events[2], JobCompleted) and events[2].jobid == "vary"
 
 
 # -- remix modal: the job continues under the submit's nonce --------------------------------------
@@ -164,7 +174,7 @@ def test_a_remix_modal_submit_nonce_keeps_correlating_the_job() -> None:
     events = feed(correlator, "MESSAGE_CREATE", start)
 
     assert [type(e) for e in events] == [JobStarted]
-    assert events[0].jobid == "v2"
+    assert isinstance(events[0], JobStarted) and events[0].jobid == "v2"
 
 
 def test_a_failed_modal_submit_aborts_the_job_once() -> None:
@@ -304,3 +314,82 @@ def test_a_deferred_info_reply_starts_then_completes_on_update() -> None:
 
     assert [type(e) for e in events] == [JobStarted, JobCompleted]
     assert isinstance(events[1], JobCompleted) and events[1].embeds == (embed,)
+
+
+# -- catch-up after a lost session --------------------------------------------------------------
+
+DM = "777"
+
+
+def server_account_with_dm() -> Correlator:
+    correlator = Correlator(CHANNEL, USER)
+    correlator.dm_channel_id = DM
+    return correlator
+
+
+def test_nothing_is_re_read_without_jobs_in_flight() -> None:
+    assert channels_to_read(server_account_with_dm()) == []
+
+
+def test_the_dm_is_re_read_only_while_a_seed_waits() -> None:
+    correlator = server_account_with_dm()
+    correlator.expect("img", "900")
+    assert channels_to_read(correlator) == [CHANNEL]
+
+    correlator.expect_seed("seed-1", GRID_HASH)
+    assert channels_to_read(correlator) == [CHANNEL, DM]
+
+    correlator.dm_channel_id = CHANNEL  # a DM account: one channel holds everything
+    assert channels_to_read(correlator) == [CHANNEL]
+
+
+async def test_catch_up_replays_both_channels_oldest_first() -> None:
+    correlator = server_account_with_dm()
+    correlator.expect("img", "900")
+    correlator.expect_seed("seed-1", GRID_HASH)
+    seed_dm = bot("800", channel_id=DM, content=f"**cat**\n**Job ID**: {GRID_HASH}\n**seed** 42")
+    start = bot("901", nonce="900", content=f"**a** - <@{USER}> (Waiting to start)")
+    progress = bot("901", content=f"**a** - <@{USER}> (50%) (fast)")
+    history = {CHANNEL: [progress, start], DM: [seed_dm]}  # newest first, like Discord
+    paths: list[str] = []
+
+    def discord(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.path)
+        channel = request.url.path.split("/")[4]
+        return httpx.Response(200, json=history[channel])
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(discord)) as http:
+        events = await catch_up(DiscordRest(http, "https://discord.test", "t"), correlator)
+
+    assert paths == [f"/api/v9/channels/{CHANNEL}/messages", f"/api/v9/channels/{DM}/messages"]
+    assert [(type(e), getattr(e, "jobid", None)) for e in events] == [
+        (JobStarted, "img"),
+        (JobProgressed, "img"),
+        (JobCompleted, "seed-1"),
+    ]
+
+
+async def test_a_failed_catch_up_read_is_retried_then_skipped() -> None:
+    correlator = server_account_with_dm()
+    correlator.expect("img", "900")
+    correlator.expect_seed("seed-1", GRID_HASH)
+    seed_dm = bot("800", channel_id=DM, content=f"**cat**\n**Job ID**: {GRID_HASH}\n**seed** 42")
+    paths: list[str] = []
+    pauses: list[float] = []
+
+    def discord(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.path)
+        if CHANNEL in request.url.path:
+            return httpx.Response(403, json={"message": "Missing Access", "code": 50001})
+        return httpx.Response(200, json=[seed_dm])
+
+    async def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(discord)) as http:
+        rest = DiscordRest(http, "https://discord.test", "t")
+        events = await catch_up(rest, correlator, sleep=sleep)
+
+    assert len(paths) == 6  # the channel five times, then the DM
+    assert pauses == [0.5, 1.0, 2.0, 4.0]
+    assert [type(e) for e in events] == [JobCompleted]  # the DM was still read

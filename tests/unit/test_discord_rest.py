@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +26,7 @@ from mjapi.transports.discord.commands import (
     is_stale_version,
 )
 from mjapi.transports.discord.interactions import imagine_payload
+from mjapi.transports.discord.ratelimit import RateLimiter
 from mjapi.transports.discord.rest import DiscordRest, InvalidFormBody
 from mjapi.transports.discord.snowflake import SnowflakeFactory, snowflake_time_ms
 from tests.conftest import load_capture
@@ -34,7 +36,10 @@ BASE = "https://discord.test"
 
 
 class Recorder:
-    """A MockTransport handler that answers from a script and records requests."""
+    """A MockTransport handler that answers from a script and records requests.
+
+    The last answer repeats once the script is used up (retries see the same failure again).
+    """
 
     def __init__(self, *answers: httpx.Response | Exception) -> None:
         self.answers = list(answers)
@@ -42,20 +47,41 @@ class Recorder:
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
-        answer = self.answers.pop(0)
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
         if isinstance(answer, Exception):
             raise answer
         return answer
 
 
+class FakeTime:
+    """A monotonic clock that only moves when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
 @pytest.fixture
-async def client() -> AsyncIterator[Callable[[Recorder], DiscordRest]]:
+def time() -> FakeTime:
+    return FakeTime()
+
+
+@pytest.fixture
+async def client(time: FakeTime) -> AsyncIterator[Callable[[Recorder], DiscordRest]]:
     clients: list[httpx.AsyncClient] = []
 
     def make(recorder: Recorder) -> DiscordRest:
         http = httpx.AsyncClient(transport=httpx.MockTransport(recorder))
         clients.append(http)
-        return DiscordRest(http, BASE, TOKEN)
+        limiter = RateLimiter(clock=time.clock, sleep=time.sleep, rng=random.Random(1))
+        return DiscordRest(http, BASE, TOKEN, limiter=limiter)
 
     yield make
     for http in clients:
@@ -141,7 +167,7 @@ async def test_401_is_an_auth_error(client: Callable[[Recorder], DiscordRest]) -
 
 
 async def test_429_reads_retry_after_from_the_body(
-    client: Callable[[Recorder], DiscordRest],
+    client: Callable[[Recorder], DiscordRest], time: FakeTime
 ) -> None:
     body = load_capture("34-rest-error-429-rate-limited.json")
     recorder = Recorder(httpx.Response(429, json=body, headers={"Retry-After": "3"}))
@@ -149,6 +175,9 @@ async def test_429_reads_retry_after_from_the_body(
     with pytest.raises(RateLimited) as caught:
         await client(recorder).post_interaction({"type": 2})
 
+    # Waited as told and tried again, three times, before giving up.
+    assert len(recorder.requests) == 4
+    assert time.sleeps == pytest.approx([2.06] * 3)
     assert caught.value.retry_after == pytest.approx(2.06)
     assert "The resource is being rate limited." in caught.value.message
     assert_no_token(caught.value)
@@ -197,6 +226,7 @@ async def test_500_is_a_discord_http_error(client: Callable[[Recorder], DiscordR
     recorder = Recorder(httpx.Response(500, text="<html>oops</html>"))
     with pytest.raises(DiscordHTTPError) as caught:
         await client(recorder).me()
+    assert len(recorder.requests) == 3  # retried with backoff first
     assert caught.value.http_status == 500
     assert caught.value.code is None
     assert not isinstance(caught.value, DiscordAuthError)
@@ -214,18 +244,20 @@ async def test_404_carries_discord_code_and_message(
 
 
 @pytest.mark.parametrize(
-    "failure",
+    ("failure", "tries"),
     [
-        httpx.ConnectError("connection refused"),
-        httpx.ReadTimeout("timed out"),
-        httpx.RemoteProtocolError("server hung up"),
+        (httpx.ConnectError("connection refused"), 3),  # never sent: retried
+        (httpx.ReadTimeout("timed out"), 1),  # a POST that may have arrived: not repeated
+        (httpx.RemoteProtocolError("server hung up"), 1),
     ],
 )
 async def test_network_errors_are_transport_errors(
-    client: Callable[[Recorder], DiscordRest], failure: Exception
+    client: Callable[[Recorder], DiscordRest], failure: Exception, tries: int
 ) -> None:
+    recorder = Recorder(failure)
     with pytest.raises(TransportError) as caught:
-        await client(Recorder(failure)).post_interaction({"type": 2})
+        await client(recorder).post_interaction({"type": 2})
+    assert len(recorder.requests) == tries
     assert not isinstance(caught.value, DiscordHTTPError)
     assert_no_token(caught.value)
 
@@ -248,13 +280,13 @@ async def test_no_exception_or_log_line_contains_the_token(
         httpx.Response(503, text="unavailable"),
         httpx.ConnectError("refused"),
     ]
-    rest = client(Recorder(*answers))
-    for _ in answers:
+    for answer in answers:
+        rest = client(Recorder(answer))
         with pytest.raises(MjapiError) as caught:
             await rest.post_interaction({"type": 2})
         assert_no_token(caught.value)
+        assert TOKEN not in repr(rest)
     assert TOKEN not in caplog.text
-    assert TOKEN not in repr(rest)
 
 
 # -- stale command version: refresh the index and retry once ----------------------------------

@@ -189,19 +189,50 @@ def test_op7_reconnect_asks_for_a_resume() -> None:
     assert gw.next_deadline() is None
 
 
-def test_op9_resumable_keeps_the_session() -> None:
+def test_op9_resumable_keeps_the_session_and_resumes_at_once() -> None:
     gw = ready_session()
-    assert gw.on_frame({"op": 9, "d": True}, 1.0) == [Reconnect(resume=True)]
+    assert gw.on_frame({"op": 9, "d": True}, 1.0) == [Reconnect(resume=True, delay=0.0)]
     assert gw.session_id is not None
 
 
 def test_op9_not_resumable_forgets_the_session_and_identifies_next() -> None:
-    gw = ready_session()
-    assert gw.on_frame({"op": 9, "d": False}, 1.0) == [Reconnect(resume=False)]
+    gw = ready_session()  # jitter 0.5: halfway through the 0.2-1.0 s spread
+    [action] = gw.on_frame({"op": 9, "d": False}, 1.0)
+    assert isinstance(action, Reconnect) and not action.resume
+    assert action.delay == pytest.approx(0.6)
     assert gw.session_id is None and gw.seq is None and gw.resume_gateway_url is None
 
     [payload] = sent(gw.on_frame(HELLO, 2.0))
     assert payload["op"] == Opcode.IDENTIFY
+
+
+def test_op9_not_resumable_waits_a_short_random_while_before_identifying() -> None:
+    for jitter, delay in ((0.0, 0.2), (1.0, 1.0)):
+        gw = session(jitter)
+        gw.on_frame(HELLO, 0.0)
+        gw.on_frame(READY, 0.0)
+        [action] = gw.on_frame({"op": 9, "d": False}, 1.0)
+        assert action == Reconnect(resume=False, delay=delay)
+        assert gw.next_deadline() is None  # no beats on the dead connection
+
+
+def test_the_reidentify_wait_is_configurable() -> None:
+    gw = GatewaySession(TOKEN, jitter=lambda: 0.5, reidentify_wait=(0.0, 0.2))
+    gw.on_frame(HELLO, 0.0)
+    assert gw.on_frame({"op": 9, "d": False}, 1.0) == [Reconnect(resume=False, delay=0.1)]
+
+
+def test_after_a_zombie_the_next_hello_resumes() -> None:
+    gw = session(jitter=0.0)
+    gw.on_frame(HELLO, 0.0)
+    gw.on_frame(READY, 0.1)
+    gw.on_tick(0.0)
+    assert gw.on_tick(41.25) == [Reconnect(resume=True)]
+
+    [payload] = sent(gw.on_frame(HELLO, 50.0))
+
+    assert payload["op"] == Opcode.RESUME
+    assert payload["d"]["seq"] == 1
 
 
 def test_hello_on_a_resumable_session_sends_resume() -> None:

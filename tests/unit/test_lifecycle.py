@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from mjapi.domain.events import JobCompleted, JobFailed, JobProgressed, JobStarted
+from mjapi.domain.events import FailReason, JobCompleted, JobFailed, JobProgressed, JobStarted
 from mjapi.domain.jobs import TERMINAL, Attachment, Button, JobStatus, can_move, predecessors
 from mjapi.domain.lifecycle import apply_event, cancel, expire
 from tests.factories import T0, make_job
@@ -65,7 +65,9 @@ def test_terminal_jobs_ignore_every_event(status: JobStatus) -> None:
 
 def test_failure_kinds() -> None:
     failed = apply_event(make_job(), JobFailed(JOBID, "Invalid parameter", "details"), LATER)
-    moderated = apply_event(make_job(), JobFailed(JOBID, "Banned prompt", moderated=True), LATER)
+    moderated = apply_event(
+        make_job(), JobFailed(JOBID, "Banned prompt", reason=FailReason.MODERATED), LATER
+    )
     assert failed is not None and failed.status is JobStatus.FAILED
     assert failed.error == "Invalid parameter" and failed.error_details == "details"
     assert moderated is not None and moderated.status is JobStatus.MODERATED

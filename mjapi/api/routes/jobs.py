@@ -27,7 +27,7 @@ from mjapi.transports.base import Setting
 
 router = APIRouter(prefix="/v2/jobs", tags=["jobs"])
 
-JOB_ERRORS = error_docs(400, 401, 404, 422, 429, 502, 596)
+JOB_ERRORS = error_docs(400, 401, 404, 422, 429, 502, 504, 596)
 
 
 def job_response(job: Job) -> JSONResponse:
@@ -50,7 +50,7 @@ async def imagine(request: Request, caller: CallerDep, engine: EngineDep) -> JSO
 @router.post(
     "/button",
     openapi_extra=body_doc(ButtonBody),
-    responses=error_docs(400, 401, 404, 409, 422, 429, 502, 596),
+    responses=error_docs(400, 401, 404, 409, 422, 429, 502, 504, 596),
     summary="Click a button (U1-U4, V1-V4, 🔄, Vary, Zoom, pans, upscalers, video) of a job",
 )
 async def button(request: Request, caller: CallerDep, engine: EngineDep) -> JSONResponse:

@@ -39,3 +39,24 @@ class Backoff:
     def reset(self) -> None:
         """Start again from ``base`` (after a healthy connection)."""
         self._attempt = 0
+
+
+class ReconnectPolicy:
+    """How long the gateway runner waits before its next connection attempt (pure)."""
+
+    def __init__(self, backoff: Backoff) -> None:
+        self._backoff = backoff
+
+    def delay(self, *, asked: float, ready: bool) -> float:
+        """The pause after a connection that ended, having reached READY/RESUMED or not.
+
+        ``asked`` is the least the protocol wants (op 9's random pause, a 429's retry_after).
+        """
+        # A connection that got as far as READY or RESUMED proves the token, the URL and the
+        # network fine: what ended it (op 7, a dropped socket) is routine, so the backoff starts
+        # over and the account is back within a second. Only attempts that fail before READY
+        # grow the delay (hikari resets the same way). Waiting longer after routine drops would
+        # starve running jobs of their events until the watchdog fails them.
+        if ready:
+            self._backoff.reset()
+        return max(asked, self._backoff.next_delay())

@@ -22,17 +22,42 @@ result whose prompt differs from its parent's). A final grid that carries none o
 as an orphan and given to the job whose progress message Discord deletes right after it
 (capture 03: final MESSAGE_CREATE, then MESSAGE_DELETE of the progress message); when exactly one
 job of the channel is running it can only be that one.
+
+Besides job events the correlator reports account events (a moderation notice, a CAPTCHA, a
+blocked account: notices.py), each once per message and before the ``JobFailed`` of the job that
+met it, and says which live messages nothing could make sense of (``Observation.unrecognised``).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass
 
-from mjapi.domain.events import JobCompleted, JobEvent, JobFailed, JobProgressed, JobStarted
-from mjapi.transports.discord.clicks import Click, Family
+from mjapi.domain.events import (
+    BackendEvent,
+    FailReason,
+    JobCompleted,
+    JobEvent,
+    JobFailed,
+    JobProgressed,
+    JobQueued,
+    JobStarted,
+)
+from mjapi.transports.discord.clicks import Click
 from mjapi.transports.discord.interpret import Kind, MjMessage
+from mjapi.transports.discord.notices import SeenIds, account_event, is_after
+from mjapi.transports.discord.tracked import Expect, TrackedJob, answers, compatible
+
+__all__ = [
+    "DELETED_ERROR",
+    "NO_RESPONSE_ERROR",
+    "SEED_KEY_PREFIX",
+    "STOPPED_ERROR",
+    "UNTITLED_ERROR",
+    "Correlator",
+    "Expect",
+    "Observation",
+]
 
 NO_RESPONSE_ERROR = "Midjourney did not respond to the command"
 DELETED_ERROR = "Midjourney deleted the job message before it finished"
@@ -41,48 +66,14 @@ UNTITLED_ERROR = "Midjourney reported an error"
 SEED_KEY_PREFIX = "seed:"
 
 
-class Expect(StrEnum):
-    """Which message finishes a job."""
+@dataclass(frozen=True)
+class Observation:
+    """What one message meant: its events, and whether nothing could make sense of it."""
 
-    #: a result with attachments and buttons (imagine, blend, every button job)
-    RESULT = "result"
-    #: the /describe message once its embed holds the four prompts (§3.4)
-    DESCRIPTION = "description"
-    #: the bot's answer to a settings command (/info, /fast, /prefer remix ...)
-    REPLY = "reply"
-    #: the seed DM after the ✉️ reaction
-    SEED = "seed"
-
-
-@dataclass
-class _Job:
-    """What we know about one submitted job."""
-
-    jobid: str
-    #: every nonce we posted for it: the click, then a modal submit (§1.7)
-    nonces: set[str]
-    expect: Expect = Expect.RESULT
-    #: button jobs: the clicked message and what the button does
-    parent_message_id: str | None = None
-    click: Click | None = None
-    #: seed jobs: the hash the seed DM must name
-    seed_hash: str | None = None
-    interaction_ids: set[str] = field(default_factory=set)
-    #: the "Waiting to start" / "(NN%)" message Midjourney keeps editing
-    progress_message_id: str | None = None
-    message_ids: set[str] = field(default_factory=set)
-    job_hash: str | None = None
-    started: bool = False
-    percent: int | None = None
-    finished: bool = False
-
-    @property
-    def running(self) -> bool:
-        return not self.finished and self.progress_message_id is not None
-
-    @property
-    def pending(self) -> bool:
-        return not self.finished and self.progress_message_id is None
+    events: list[BackendEvent]
+    #: a Midjourney message of the account that no job and no known case explains (first time
+    #: only): worth a warning with its payload
+    unrecognised: bool = False
 
 
 class Correlator:
@@ -95,19 +86,26 @@ class Correlator:
         *,
         history: int = 256,
         orphan_limit: int = 16,
+        since: str | None = None,
     ) -> None:
+        """``since``: a snowflake of when we began watching; older messages that surface in a
+        catch-up or an edit are history, not news (an acknowledged notice must not flag again).
+        """
         self.channel_id = channel_id
+        self.since = since
         #: the account's Discord user; messages about other users' jobs are never paired
         self.user_id = user_id
         #: the user's DM with the bot when that is another channel (server-channel accounts):
         #: only seed DMs are read there
         self.dm_channel_id: str | None = None
-        self._jobs: dict[str, _Job] = {}
+        self._jobs: dict[str, TrackedJob] = {}
         # Finished jobs stay known for a while so that late duplicates and the deletion of
         # their progress message are recognised (and ignored) instead of looking new.
         self._finished: deque[str] = deque()
         self._history = history
         self._orphans: deque[MjMessage] = deque(maxlen=orphan_limit)
+        self._noticed = SeenIds()
+        self._reported = SeenIds()
 
     # -- registration -------------------------------------------------------------------------
 
@@ -123,7 +121,7 @@ class Correlator:
         """Register a job BEFORE its interaction is posted (the answer can beat the 204)."""
         job = self._jobs.get(jobid)
         if job is None or job.finished:
-            self._jobs[jobid] = _Job(
+            self._jobs[jobid] = TrackedJob(
                 jobid=jobid,
                 nonces={nonce},
                 expect=expect,
@@ -136,7 +134,7 @@ class Correlator:
 
     def expect_seed(self, jobid: str, job_hash: str) -> str:
         """Register a seed request for the grid with ``job_hash``; returns its correlation key."""
-        self._jobs[jobid] = _Job(
+        self._jobs[jobid] = TrackedJob(
             jobid=jobid, nonces=set(), expect=Expect.SEED, seed_hash=job_hash.lower()
         )
         return SEED_KEY_PREFIX + job_hash.lower()
@@ -169,6 +167,11 @@ class Correlator:
         return tuple(job.jobid for job in self._jobs.values() if not job.finished)
 
     @property
+    def awaits_seed(self) -> bool:
+        """True while a seed job waits for its DM."""
+        return any(j.expect is Expect.SEED and not j.finished for j in self._jobs.values())
+
+    @property
     def known_jobs(self) -> int:
         """Jobs remembered, finished ones included (bounded by ``history``)."""
         return len(self._jobs)
@@ -189,13 +192,25 @@ class Correlator:
             return []
         return [self._fail(job, NO_RESPONSE_ERROR)]
 
-    def on_message_create(self, msg: MjMessage) -> list[JobEvent]:
+    def on_message_create(self, msg: MjMessage) -> list[BackendEvent]:
         """A new Midjourney message in the channel."""
-        return self._on_message(msg, created=True)
+        return self.observe(msg, created=True).events
 
-    def on_message_update(self, msg: MjMessage) -> list[JobEvent]:
+    def on_message_update(self, msg: MjMessage) -> list[BackendEvent]:
         """An edited Midjourney message (progress, or a grid whose used button changed style)."""
-        return self._on_message(msg, created=False)
+        return self.observe(msg, created=False).events
+
+    def observe(self, msg: MjMessage, *, created: bool) -> Observation:
+        """A live MESSAGE_CREATE (``created``) or MESSAGE_UPDATE."""
+        return self._on_message(msg, created=created, live=True)
+
+    def replay(self, msg: MjMessage) -> list[BackendEvent]:
+        """A message re-read from the channel's history after a session was lost.
+
+        Taken as an edit, so nothing is paired as an orphan (old grids in the history must never
+        complete a running job), and never reported as unrecognised (history is full of them).
+        """
+        return self._on_message(msg, created=False, live=False).events
 
     def on_message_delete(self, message_id: str) -> list[JobEvent]:
         """MESSAGE_DELETE: Midjourney removes the progress message once the result is posted."""
@@ -222,22 +237,53 @@ class Correlator:
         """True for the account's channel and its DM with the bot."""
         return channel_id is not None and channel_id in (self.channel_id, self.dm_channel_id)
 
-    def _on_message(self, msg: MjMessage, *, created: bool) -> list[JobEvent]:
+    def _on_message(self, msg: MjMessage, *, created: bool, live: bool) -> Observation:
+        if not self.watches(msg.channel_id):
+            return Observation([])
         if msg.kind is Kind.SEED:
-            return self._on_seed(msg) if self.watches(msg.channel_id) else []
-        if msg.channel_id != self.channel_id:
-            return []
+            return Observation(list(self._on_seed(msg)))
+        main = msg.channel_id == self.channel_id
+        job = self._find(msg, created=created) if main else None
+        # The account event first: whoever reads the job's failure finds the account marked.
+        events = self._account_event(msg, created=created, bound=job is not None)
+        if job is not None:
+            self._learn(job, msg)
+            if not job.finished:
+                events.extend(self._advance(job, msg))
+            return Observation(events)
+        if main and created and msg.kind is Kind.DONE:
+            events.extend(self._on_orphan(msg))
+        unrecognised = live and not events and self._unexplained(msg, created=created, main=main)
+        return Observation(events, unrecognised)
+
+    def _find(self, msg: MjMessage, *, created: bool) -> TrackedJob | None:
         job = self._match(msg)
         if job is None and created:
             job = self._bind_fresh_start(msg) or self._bind_reply(msg)
-            if job is None and msg.kind is Kind.DONE:
-                return self._on_orphan(msg)
-        if job is None:
-            return []
-        self._learn(job, msg)
-        return [] if job.finished else self._advance(job, msg)
+        return job
 
-    def _match(self, msg: MjMessage) -> _Job | None:
+    def _account_event(self, msg: MjMessage, *, created: bool, bound: bool) -> list[BackendEvent]:
+        event = account_event(self.channel_id, msg)
+        if event is None or not self._is_ours(msg):
+            return []
+        # An edit of an old notice (e.g. once its owner acknowledged it) is not news; one that
+        # answers a job of ours, or was posted since we watch, is.
+        if not (created or bound or is_after(msg.message_id, self.since)):
+            return []
+        return [event] if self._noticed.first(msg.message_id) else []
+
+    def _unexplained(self, msg: MjMessage, *, created: bool, main: bool) -> bool:
+        if not self._is_ours(msg):
+            return False  # another user's job in a shared channel
+        # Besides unknown shapes, only a new message in the account's channel is news: edits
+        # of old messages are routine (used buttons restyled), and final grids without keys
+        # are held as orphans above.
+        routine = not (main and created) or (msg.kind is Kind.DONE and not msg.is_reply)
+        if msg.kind is not Kind.OTHER and routine:
+            return False
+        return self._reported.first(msg.message_id)
+
+    def _match(self, msg: MjMessage) -> TrackedJob | None:
         return (
             self._by_nonce(msg.nonce)
             or self._by_interaction(msg.interaction_id)
@@ -245,25 +291,25 @@ class Correlator:
             or self._by_hash(msg.job_hash)
         )
 
-    def _by_interaction(self, interaction_id: str | None) -> _Job | None:
+    def _by_interaction(self, interaction_id: str | None) -> TrackedJob | None:
         if interaction_id is None:
             return None
         return next((j for j in self._jobs.values() if interaction_id in j.interaction_ids), None)
 
-    def _by_message_id(self, message_id: str) -> _Job | None:
+    def _by_message_id(self, message_id: str) -> TrackedJob | None:
         return next((j for j in self._jobs.values() if message_id in j.message_ids), None)
 
-    def _by_hash(self, job_hash: str | None) -> _Job | None:
+    def _by_hash(self, job_hash: str | None) -> TrackedJob | None:
         if job_hash is None:
             return None
         return next((j for j in self._jobs.values() if j.job_hash == job_hash), None)
 
-    def _by_nonce(self, nonce: str | None) -> _Job | None:
+    def _by_nonce(self, nonce: str | None) -> TrackedJob | None:
         if nonce is None:
             return None
         return next((j for j in self._jobs.values() if nonce in j.nonces), None)
 
-    def _sole_unbound_pending(self) -> _Job | None:
+    def _sole_unbound_pending(self) -> TrackedJob | None:
         # Clients that send no nonce get INTERACTION_* without one (captures 04/05). Binding is
         # only safe when a single submitted job is still waiting for its interaction id.
         unbound = [
@@ -273,7 +319,7 @@ class Correlator:
         ]
         return unbound[0] if len(unbound) == 1 else None
 
-    def _bind_fresh_start(self, msg: MjMessage) -> _Job | None:
+    def _bind_fresh_start(self, msg: MjMessage) -> TrackedJob | None:
         # A first "Waiting to start"/"Job queued" for /imagine with no nonce and an interaction
         # id we never heard of (INTERACTION_SUCCESS missed): same uniqueness rule as above.
         if msg.kind not in (Kind.WAITING, Kind.QUEUED) or msg.nonce is not None:
@@ -282,7 +328,7 @@ class Correlator:
             return None
         return self._sole_unbound_pending()
 
-    def _bind_reply(self, msg: MjMessage) -> _Job | None:
+    def _bind_reply(self, msg: MjMessage) -> TrackedJob | None:
         # A button result without nonce, interaction or known hash: the clicked message it
         # replies to plus the label (capture 17: "Image #2" answers U2 of the referenced grid).
         # Only on CREATE: an edited parent grid (used buttons restyled) is never a new result.
@@ -293,14 +339,14 @@ class Correlator:
                 continue
             if msg.kind in (Kind.WAITING, Kind.QUEUED) and not job.pending:
                 continue
-            if _compatible(job, msg) and _answers(job.click, msg):
+            if compatible(job, msg) and answers(job.click, msg):
                 return job
         return None
 
     def _is_ours(self, msg: MjMessage) -> bool:
         return self.user_id is None or msg.user_id is None or msg.user_id == self.user_id
 
-    def _learn(self, job: _Job, msg: MjMessage) -> None:
+    def _learn(self, job: TrackedJob, msg: MjMessage) -> None:
         if msg.interaction_id is not None and not job.interaction_ids:
             job.interaction_ids.add(msg.interaction_id)
         if job.job_hash is None and msg.job_hash is not None:
@@ -318,15 +364,15 @@ class Correlator:
         if any(o.message_id == msg.message_id for o in self._orphans):
             return []
         running = [j for j in self._jobs.values() if j.running]
-        if len(running) == 1 and _compatible(running[0], msg):
+        if len(running) == 1 and compatible(running[0], msg):
             return [self._complete(running[0], msg)]
         self._orphans.append(msg)
         return []
 
-    def _take_orphan_for(self, job: _Job) -> MjMessage | None:
+    def _take_orphan_for(self, job: TrackedJob) -> MjMessage | None:
         # The final is posted right before the progress message is deleted: newest first.
         for orphan in reversed(self._orphans):
-            if _compatible(job, orphan):
+            if compatible(job, orphan):
                 self._orphans.remove(orphan)
                 return orphan
         return None
@@ -351,45 +397,55 @@ class Correlator:
 
     # -- events -------------------------------------------------------------------------------
 
-    def _advance(self, job: _Job, msg: MjMessage) -> list[JobEvent]:
+    def _advance(self, job: TrackedJob, msg: MjMessage) -> list[JobEvent]:
         if msg.kind is Kind.ERROR:
             return [self._fail_with(job, msg)]
+        if msg.kind is Kind.QUEUED:
+            return self._queued(job, msg)
         if job.expect is Expect.DESCRIPTION:
             return self._advance_description(job, msg)
         if job.expect is Expect.REPLY:
             return self._advance_reply(job, msg)
         return self._advance_result(job, msg)
 
-    def _advance_description(self, job: _Job, msg: MjMessage) -> list[JobEvent]:
+    def _advance_description(self, job: TrackedJob, msg: MjMessage) -> list[JobEvent]:
         # The bot posts the describe message first, then edits the prompts in (§3.4).
         if msg.kind is Kind.DESCRIBED:
             return [self._complete(job, msg)]
         return self._start(job, msg)
 
-    def _advance_reply(self, job: _Job, msg: MjMessage) -> list[JobEvent]:
+    def _advance_reply(self, job: TrackedJob, msg: MjMessage) -> list[JobEvent]:
         if msg.kind is Kind.WAITING:  # deferred: "thinking..." (flag 128)
             return self._start(job, msg)
-        if msg.kind is Kind.QUEUED or not (msg.content or msg.embeds):
+        if not (msg.content or msg.embeds):
             return []
         return [self._complete(job, msg)]
 
-    def _advance_result(self, job: _Job, msg: MjMessage) -> list[JobEvent]:
+    def _advance_result(self, job: TrackedJob, msg: MjMessage) -> list[JobEvent]:
         if msg.kind is Kind.WAITING:
             return self._start(job, msg)
         if msg.kind is Kind.PROGRESS:
             return self._progress(job, msg)
         if msg.kind is Kind.DONE:
             return [self._complete(job, msg)]
-        # QUEUED: over the plan's concurrency; the job keeps waiting for its start (capture 14).
         return []
 
-    def _start(self, job: _Job, msg: MjMessage) -> list[JobEvent]:
+    def _queued(self, job: TrackedJob, msg: MjMessage) -> list[JobEvent]:
+        # "Job queued": over the plan's concurrency. Said once; the job keeps waiting for its
+        # normal start, which Midjourney posts when a running job ends (capture 14).
+        if job.queued or job.started:
+            return []
+        job.queued = True
+        content = (msg.embed.description if msg.embed else None) or msg.content
+        return [JobQueued(job.jobid, msg.message_id, content, msg.timestamp)]
+
+    def _start(self, job: TrackedJob, msg: MjMessage) -> list[JobEvent]:
         if job.started:
             return []
         job.started = True
         return [JobStarted(job.jobid, msg.message_id, msg.content, msg.timestamp)]
 
-    def _progress(self, job: _Job, msg: MjMessage) -> list[JobEvent]:
+    def _progress(self, job: TrackedJob, msg: MjMessage) -> list[JobEvent]:
         percent = msg.percent if msg.percent is not None else 0
         if job.percent is not None and percent <= job.percent:
             return []  # a duplicate or out-of-order update
@@ -398,7 +454,7 @@ class Correlator:
         stamp = msg.edited_timestamp or msg.timestamp
         return [JobProgressed(job.jobid, msg.message_id, msg.content, percent, stamp)]
 
-    def _complete(self, job: _Job, msg: MjMessage) -> JobEvent:
+    def _complete(self, job: TrackedJob, msg: MjMessage) -> JobEvent:
         job.message_ids.add(msg.message_id)
         job.job_hash = job.job_hash or msg.job_hash
         self._finish(job)
@@ -420,19 +476,25 @@ class Correlator:
             message_flags=msg.flags,
         )
 
-    def _fail_with(self, job: _Job, msg: MjMessage) -> JobEvent:
+    def _fail_with(self, job: TrackedJob, msg: MjMessage) -> JobEvent:
         if msg.embed is None:  # "(Stopped)" in the content
             return self._fail(job, STOPPED_ERROR, msg.content or None)
         error = msg.embed.title or UNTITLED_ERROR
-        return self._fail(job, error, msg.embed.description, moderated=msg.moderated)
+        reason = msg.failure or FailReason.ERROR
+        return self._fail(job, error, msg.embed.description, reason=reason)
 
     def _fail(
-        self, job: _Job, error: str, details: str | None = None, *, moderated: bool = False
+        self,
+        job: TrackedJob,
+        error: str,
+        details: str | None = None,
+        *,
+        reason: FailReason = FailReason.ERROR,
     ) -> JobEvent:
         self._finish(job)
-        return JobFailed(job.jobid, error, details, moderated)
+        return JobFailed(job.jobid, error, details, reason)
 
-    def _finish(self, job: _Job) -> None:
+    def _finish(self, job: TrackedJob) -> None:
         job.finished = True
         self._finished.append(job.jobid)
         while len(self._finished) > self._history:
@@ -440,19 +502,3 @@ class Correlator:
             # The id may have been registered again since (expect() after an end).
             if oldest is not None and oldest.finished:
                 del self._jobs[oldest.jobid]
-
-
-def _compatible(job: _Job, msg: MjMessage) -> bool:
-    """False when both carry a job hash and they differ."""
-    return job.job_hash is None or msg.job_hash is None or job.job_hash == msg.job_hash
-
-
-def _answers(click: Click, msg: MjMessage) -> bool:
-    """Could ``msg`` (a reply to the clicked message) be the result of ``click``?"""
-    if msg.action is None:
-        # Unlabeled replies: rerolls (capture 24), button starts (capture 13), errors. A U pick
-        # always says "Image #N", so it never takes an unlabeled result.
-        return click.family is not Family.PICK or msg.kind is Kind.ERROR
-    if msg.action is not click.family:
-        return False
-    return msg.index is None or click.index is None or msg.index == click.index

@@ -7,9 +7,11 @@ matter (reference §2.4 "Filtering"); the rest is dropped here.
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
-from mjapi.domain.events import JobEvent
+from mjapi.domain.events import BackendEvent
 from mjapi.transports.discord.correlate import Correlator
 from mjapi.transports.discord.interpret import interpret
 from mjapi.transports.discord.protocol import MIDJOURNEY_APPLICATION_ID
@@ -20,38 +22,54 @@ MESSAGE_DELETE = "MESSAGE_DELETE"
 #: Both echo ``{id, nonce}`` of our interaction (captures 04/05); either teaches the id.
 INTERACTION_ECHOES = frozenset({"INTERACTION_CREATE", "INTERACTION_SUCCESS"})
 INTERACTION_FAILURE = "INTERACTION_FAILURE"
+#: How much of an unrecognised message's JSON a warning shows.
+PAYLOAD_LOG_LIMIT = 4096
 
 
-def route(correlator: Correlator, name: str, data: Any) -> list[JobEvent]:
-    """The job events one dispatch causes in ``correlator``'s channel."""
+@dataclass(frozen=True)
+class Routed:
+    """What one dispatch caused."""
+
+    events: list[BackendEvent] = field(default_factory=list)
+    #: a Midjourney message nothing could make sense of, to be reported (once per message id)
+    unrecognised: dict[str, Any] | None = None
+
+
+def route(correlator: Correlator, name: str, data: Any) -> Routed:
+    """The job and account events one dispatch causes in ``correlator``'s channel."""
     if not isinstance(data, dict):
-        return []
+        return Routed()
     if name in (MESSAGE_CREATE, MESSAGE_UPDATE):
         return _message(correlator, name, data)
     if name == MESSAGE_DELETE:
         if data.get("channel_id") != correlator.channel_id or not isinstance(data.get("id"), str):
-            return []
-        return correlator.on_message_delete(data["id"])
+            return Routed()
+        return Routed(list(correlator.on_message_delete(data["id"])))
     if name in INTERACTION_ECHOES:
         interaction_id = data.get("id")
         if isinstance(interaction_id, str):
             correlator.on_interaction(_nonce(data), interaction_id)
-        return []
+        return Routed()
     if name == INTERACTION_FAILURE:
-        return correlator.on_interaction_failure(_nonce(data))
-    return []
+        return Routed(list(correlator.on_interaction_failure(_nonce(data))))
+    return Routed()
 
 
-def _message(correlator: Correlator, name: str, data: dict[str, Any]) -> list[JobEvent]:
+def _message(correlator: Correlator, name: str, data: dict[str, Any]) -> Routed:
     # The account's channel, plus the user's DM with the bot where seed DMs arrive (§3.4).
     if not correlator.watches(data.get("channel_id")):
-        return []
+        return Routed()
     message = interpret(data)
     if message is None:
-        return []  # not the Midjourney bot (capture 29)
-    if name == MESSAGE_CREATE:
-        return correlator.on_message_create(message)
-    return correlator.on_message_update(message)
+        return Routed()  # not the Midjourney bot (capture 29)
+    seen = correlator.observe(message, created=name == MESSAGE_CREATE)
+    return Routed(seen.events, data if seen.unrecognised else None)
+
+
+def payload_excerpt(payload: Any, limit: int = PAYLOAD_LOG_LIMIT) -> str:
+    """``payload`` as compact JSON, cut to ``limit`` characters for a log line."""
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} chars)"
 
 
 def midjourney_dm(ready: Any) -> str | None:

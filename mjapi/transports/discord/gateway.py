@@ -24,6 +24,12 @@ from mjapi.transports.discord.protocol import (
 
 log = logging.getLogger(__name__)
 
+#: After op 9 with ``d: false`` a random pause before identifying anew, so that sessions
+#: invalidated together do not identify together. Discord suggests 1-5 s for bot fleets; we run
+#: one session per account, and every second of it is a second in which the account's running
+#: jobs hear nothing (the engine's watchdog counts it), so the spread is shorter.
+REIDENTIFY_WAIT = (0.2, 1.0)
+
 
 @dataclass(frozen=True)
 class Send:
@@ -45,6 +51,8 @@ class Reconnect:
     """Drop this connection and open a new one; RESUME on it when ``resume`` is true."""
 
     resume: bool
+    #: wait at least this long (seconds) before connecting again
+    delay: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -69,11 +77,18 @@ class SessionUser:
 class GatewaySession:
     """Gateway state of one user session: identify/resume, heartbeats, sequence, reconnects."""
 
-    def __init__(self, token: str, *, jitter: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        token: str,
+        *,
+        jitter: Callable[[], float] | None = None,
+        reidentify_wait: tuple[float, float] = REIDENTIFY_WAIT,
+    ) -> None:
         self._token = token
         # Discord asks for the first beat after interval * random(0, 1) so that clients that
         # reconnect together do not beat together; tests inject a fixed value.
         self._jitter = jitter or random.random
+        self._reidentify_wait = reidentify_wait
         self.session_id: str | None = None
         self.resume_gateway_url: str | None = None
         self.seq: int | None = None
@@ -140,9 +155,9 @@ class GatewaySession:
         """The server (or the network) closed the socket with ``code`` (None: no close frame)."""
         self._stop_heartbeat()
         if code == CloseCode.AUTHENTICATION_FAILED:
-            return [Fatal(code, "Discord rejected the token (close 4004)")]
+            return [Fatal(code, "Discord rejected the token (gateway close 4004)")]
         if code is not None and 4000 <= code < 5000 and code not in RECONNECTABLE_CLOSE_CODES:
-            return [Fatal(code, f"gateway closed with non-reconnectable code {code}")]
+            return [Fatal(code, f"Discord ended the gateway session (close code {code})")]
         if code in SESSION_ENDING_CLOSE_CODES:
             self._forget_session()
             return [Reconnect(resume=False)]
@@ -186,9 +201,12 @@ class GatewaySession:
     def _on_invalid_session(self, *, resumable: bool) -> list[Action]:
         # op 9: d tells whether the session may be resumed (discord.py); if not, everything
         # about it is void and the next HELLO must IDENTIFY.
-        if not resumable:
-            self._forget_session()
-        return self._reconnect(resume=resumable)
+        if resumable:
+            return self._reconnect(resume=True)
+        self._forget_session()
+        self._stop_heartbeat()
+        low, high = self._reidentify_wait
+        return [Reconnect(resume=False, delay=low + (high - low) * self._jitter())]
 
     def _reconnect(self, *, resume: bool) -> list[Action]:
         self._stop_heartbeat()

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from mjapi.domain.events import FailReason
 from mjapi.domain.jobs import Attachment, Button, Seed
+from mjapi.transports.discord.catalogue import ERROR_TITLES, classify, is_captcha
 from mjapi.transports.discord.clicks import Family
 from mjapi.transports.discord.protocol import MIDJOURNEY_APPLICATION_ID
 
@@ -39,46 +41,6 @@ class Kind(StrEnum):
     #: anything else (unknown shapes)
     OTHER = "other"
 
-
-#: Embed titles that end a job (reference §4 table). "Job queued" is deliberately absent.
-ERROR_TITLES = frozenset(
-    {
-        "Banned prompt detected",
-        "Banned prompt",
-        "Banned image prompt",
-        "Invalid parameter",
-        "Invalid prompt",
-        "Invalid link",
-        "Empty prompt",
-        "Invalid request",
-        "Request cancelled due to output filters",
-        "Duplicate images detected",
-        "Queue full",
-        "Action needed to continue",
-        "Pending mod message",
-        "Blocked",
-        "Subscription required",
-        "Plan Cancelled",
-        "Subscription paused",
-        "Credits exhausted",
-        "Job action restricted",
-        "Please complete the task",
-        "Action required to continue",
-        "Tos not accepted",
-    }
-)
-
-#: Error titles meaning Midjourney's moderation refused the prompt: useapi's ``moderated`` status
-#: (422). Invalid parameters or links are plain failures with Midjourney's text in errorDetails,
-#: and "Action needed to continue" concerns the account (pendingModMessage), not the prompt.
-MODERATION_TITLES = frozenset(
-    {
-        "Banned prompt detected",
-        "Banned prompt",
-        "Banned image prompt",
-        "Request cancelled due to output filters",
-    }
-)
 
 QUEUED_TITLE = "Job queued"
 #: Slash commands whose answer is a plain reply, not a job (reference §1.3, §3.4).
@@ -172,10 +134,17 @@ class MjMessage:
     seed_job_hash: str | None = None
 
     @property
+    def failure(self) -> FailReason | None:
+        """For an error message, what it means for the job and the account (catalogue.py)."""
+        if self.kind is not Kind.ERROR:
+            return None
+        embed = self.embed
+        return classify(embed.title, embed.description) if embed else FailReason.ERROR
+
+    @property
     def moderated(self) -> bool:
         """An error that means Midjourney refused the prompt (not an account problem)."""
-        title = self.embed.title if self.embed else None
-        return self.kind is Kind.ERROR and title in MODERATION_TITLES
+        return self.failure is FailReason.MODERATED
 
     @property
     def is_reply(self) -> bool:
@@ -331,7 +300,7 @@ def _kind(shape: _Shape) -> Kind:
     if embed is not None:
         if embed.title == QUEUED_TITLE:
             return Kind.QUEUED
-        if embed.title in ERROR_TITLES:
+        if embed.title in ERROR_TITLES or is_captcha(embed.title, embed.description):
             return Kind.ERROR
     if _is_reply(shape):
         # Checked before the red colour: a settings answer is never a job failure.

@@ -13,7 +13,9 @@ MIDJOURNEY_APPLICATION_ID: Final = "936929561302675456"
 
 #: Every known client talks REST v9 (reference §1.1) and the gateway with the same version.
 API_PATH: Final = "/api/v9"
-GATEWAY_QUERY: Final = {"encoding": "json", "v": "9"}
+#: The browser client's query (§2.1): zlib-stream cuts a user session's traffic (READY lists
+#: every guild and DM) several times over; runner.py inflates it.
+GATEWAY_QUERY: Final = {"encoding": "json", "v": "9", "compress": "zlib-stream"}
 
 #: Discord snowflakes count milliseconds from 2015-01-01T00:00:00Z.
 DISCORD_EPOCH_MS: Final = 1_420_070_400_000

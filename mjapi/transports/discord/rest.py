@@ -1,24 +1,28 @@
 """Discord REST calls a Midjourney user client needs (reference §1.1), with errors translated.
 
-Every failure leaves this module as an ``mjapi.errors`` exception whose text never contains the
-token: 401 -> DiscordAuthError, 429 -> RateLimited, other non-2xx -> DiscordHTTPError (or its
-subclass InvalidFormBody for code 50035), network trouble -> TransportError.
+Every request goes through the token's ``RateLimiter`` (ratelimit.py): it waits for the buckets
+Discord announced and retries 429s, 5xx answers and connection failures within bounds. What still
+fails leaves this module as an ``mjapi.errors`` exception whose text never contains the token:
+401 -> DiscordAuthError, 429 -> RateLimited, other non-2xx -> DiscordHTTPError (or its subclass
+InvalidFormBody for code 50035), network trouble -> TransportError.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 
 from mjapi.errors import DiscordAuthError, DiscordHTTPError, RateLimited, TransportError
 from mjapi.transports.discord.protocol import API_PATH, INVALID_FORM_BODY, USER_AGENT
+from mjapi.transports.discord.ratelimit import Prepare, RateLimiter, read_refusal
 
 log = logging.getLogger(__name__)
 
-#: Used when a 429 carries neither a body ``retry_after`` nor a ``Retry-After`` header.
-DEFAULT_RETRY_AFTER = 5.0
+#: Gives the gateway session id an interaction must name, once there is a live one.
+SessionGate = Callable[[], Awaitable[str]]
 
 
 class InvalidFormBody(DiscordHTTPError):
@@ -32,11 +36,20 @@ class InvalidFormBody(DiscordHTTPError):
 class DiscordRest:
     """Discord REST for one user token, on a shared ``httpx.AsyncClient``."""
 
-    def __init__(self, http: httpx.AsyncClient, base_url: str, token: str) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        token: str,
+        *,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        """``limiter`` should be shared by every ``DiscordRest`` of the same token."""
         self._http = http
         self._api = base_url.rstrip("/") + API_PATH
         # The raw user token, no "Bot"/"Bearer" prefix (§1.2).
         self._headers = {"Authorization": token, "User-Agent": USER_AGENT}
+        self._limiter = limiter or RateLimiter()
 
     def __repr__(self) -> str:
         return f"DiscordRest({self._api!r})"
@@ -72,9 +85,22 @@ class DiscordRest:
         )
         return _expect_object(await self._json("GET", path), "application-command-index")
 
-    async def post_interaction(self, payload: dict[str, Any]) -> None:
-        """Send an interaction; Discord answers 204 and the outcome arrives on the gateway."""
-        await self._request("POST", "/interactions", payload)
+    async def post_interaction(
+        self, payload: dict[str, Any], *, session: SessionGate | None = None
+    ) -> None:
+        """Send an interaction; Discord answers 204 and the outcome arrives on the gateway.
+
+        ``session`` is awaited before every attempt (the first one and each retry after a 429
+        or a 5xx) and gives the gateway session the interaction must name: Midjourney answers
+        that session, so an attempt must wait while the gateway reconnects.
+        """
+        body = dict(payload)
+
+        async def name_the_session() -> None:
+            if session is not None:
+                body["session_id"] = await session()
+
+        await self._request("POST", "/interactions", body, prepare=name_the_session)
 
     async def guilds(self) -> list[dict[str, Any]]:
         """The guilds the user is a member of (``GET /users/@me/guilds``)."""
@@ -150,11 +176,15 @@ class DiscordRest:
         body: dict[str, Any] | None = None,
         *,
         params: dict[str, Any] | None = None,
+        prepare: Prepare | None = None,
     ) -> httpx.Response:
-        try:
-            response = await self._http.request(
+        def attempt() -> Awaitable[httpx.Response]:
+            return self._http.request(
                 method, self._api + path, json=body, params=params, headers=self._headers
             )
+
+        try:
+            response = await self._limiter.send(method, path, attempt, prepare=prepare)
         except httpx.HTTPError as exc:
             # httpx texts carry the URL at most, never headers; we still only keep the type.
             raise TransportError(f"Discord unreachable ({type(exc).__name__}) on {path}") from exc
@@ -175,7 +205,8 @@ def error_for(response: httpx.Response, what: str) -> TransportError | RateLimit
     if response.status_code == 401:
         return DiscordAuthError()
     if response.status_code == 429:
-        return RateLimited(_retry_after(response, body), f"Discord rate limit: {message}")
+        retry_after = read_refusal(response.headers, body).retry_after
+        return RateLimited(retry_after, f"Discord rate limit: {message}")
     code = body.get("code")
     numeric_code = code if isinstance(code, int) else None
     if numeric_code == INVALID_FORM_BODY:
@@ -189,18 +220,6 @@ def _body(response: httpx.Response) -> dict[str, Any]:
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
-
-
-def _retry_after(response: httpx.Response, body: dict[str, Any]) -> float:
-    # Discord puts seconds (float) in the body (capture 34) and in the header.
-    for candidate in (body.get("retry_after"), response.headers.get("Retry-After")):
-        try:
-            value = float(candidate) if candidate is not None else None
-        except (TypeError, ValueError):
-            value = None
-        if value is not None and value >= 0:
-            return value
-    return DEFAULT_RETRY_AFTER
 
 
 def _nested_codes(errors: Any) -> frozenset[str]:

@@ -18,8 +18,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from mjapi.errors import DiscordAuthError, MjapiError, RateLimited, TransportError
-from mjapi.transports.discord.backoff import Backoff
+from mjapi.transports.discord.backoff import Backoff, ReconnectPolicy
 from mjapi.transports.discord.gateway import (
+    REIDENTIFY_WAIT,
     Action,
     Dispatch,
     Fatal,
@@ -29,6 +30,7 @@ from mjapi.transports.discord.gateway import (
     SessionUser,
 )
 from mjapi.transports.discord.protocol import GATEWAY_QUERY, USER_AGENT, CloseCode
+from mjapi.transports.discord.zlib_stream import ZlibStream, ZlibStreamError
 
 log = logging.getLogger(__name__)
 # websockets logs every frame at DEBUG, IDENTIFY and RESUME (which carry the token) included.
@@ -46,7 +48,7 @@ FatalHandler = Callable[[Fatal], None]
 
 
 def gateway_endpoint(url: str) -> str:
-    """``url`` with the query every known client uses (``?encoding=json&v=9``, §2.1)."""
+    """``url`` with our query: ``?encoding=json&v=9&compress=zlib-stream`` (§2.1)."""
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path=parts.path or "/", query=urlencode(GATEWAY_QUERY)))
 
@@ -71,20 +73,24 @@ class GatewayRunner:
         rng: random.Random | None = None,
         name: str = "gateway",
         open_timeout: float = 10.0,
+        reidentify_wait: tuple[float, float] = REIDENTIFY_WAIT,
     ) -> None:
         self._rng = rng or random.Random()
-        self._session = GatewaySession(token, jitter=self._rng.random)
+        self._session = GatewaySession(
+            token, jitter=self._rng.random, reidentify_wait=reidentify_wait
+        )
         self._fetch_gateway_url = gateway_url
         self._on_dispatch = on_dispatch
         self._on_fatal = on_fatal
-        self._backoff = Backoff(base=1.0, cap=60.0, rng=self._rng)
+        self._policy = ReconnectPolicy(Backoff(base=1.0, cap=60.0, rng=self._rng))
         self._open_timeout = open_timeout
         self._log = log.getChild(name)
         self._gateway_url: str | None = None
         self._task: asyncio.Task[None] | None = None
         self._settled = asyncio.Event()
         self._ready = False
-        self._healthy = False
+        #: set while a connection has a usable session (READY/RESUMED arrived on it)
+        self._connected = asyncio.Event()
         self.fatal: Fatal | None = None
 
     # -- public -------------------------------------------------------------------------------
@@ -126,9 +132,28 @@ class GatewayRunner:
         if self.fatal is not None:
             raise error_for_fatal(self.fatal)
 
+    async def wait_connected(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Return once the current connection carries a usable session (READY or RESUMED).
+
+        Interactions are posted only then: what Midjourney answers while no session is
+        connected may be lost for good (a session Discord invalidated replays nothing).
+        """
+        try:
+            async with asyncio.timeout(timeout):
+                await self._connected.wait()
+        except TimeoutError:
+            raise TransportError(
+                f"Discord gateway is reconnecting (no session within {timeout:g}s)"
+            ) from None
+        if self.fatal is not None:
+            raise error_for_fatal(self.fatal)
+        if not self.alive:
+            raise TransportError("Discord gateway connection was stopped")
+
     async def stop(self) -> None:
         """Close the connection and stop reconnecting."""
         task, self._task = self._task, None
+        self._connected.set()  # wake waiters: they find the runner stopped
         if task is None:
             return
         task.cancel()
@@ -158,11 +183,8 @@ class GatewayRunner:
                 self._die(outcome)
                 return
             resume = outcome.resume
-            if self._healthy:
-                # The last connection worked: start the backoff over (hikari does the same).
-                self._backoff.reset()
-                self._healthy = False
-            delay = self._backoff.next_delay()
+            delay = self._policy.delay(asked=outcome.delay, ready=self._connected.is_set())
+            self._connected.clear()
             self._log.info("reconnecting in %.2fs (resume=%s)", delay, resume)
             await asyncio.sleep(delay)
 
@@ -175,13 +197,17 @@ class GatewayRunner:
                 max_size=MAX_FRAME_BYTES,
                 open_timeout=self._open_timeout,
                 logger=_wire_log,
+                # The gateway heartbeat (op 1/11) is the liveness check Discord defines; websockets'
+                # own pings would add traffic Discord's clients do not send (and draw from the
+                # global random module, which property tests running beside us must not see).
+                ping_interval=None,
             ) as ws:
-                return await self._pump(ws)
+                # zlib-stream: one inflate context for the whole connection (§2.1).
+                return await self._pump(ws, ZlibStream(MAX_FRAME_BYTES))
         except DiscordAuthError:
-            return Fatal(401, "Discord rejected the token")
+            return Fatal(401, "Discord rejected the token (HTTP 401 on GET /gateway)")
         except RateLimited as exc:
-            await asyncio.sleep(exc.retry_after)
-            return Reconnect(resume=resume)
+            return Reconnect(resume=resume, delay=exc.retry_after)
         except (OSError, TimeoutError, WebSocketException, MjapiError) as exc:
             self._log.warning("gateway connection failed: %s", type(exc).__name__)
             self._gateway_url = None  # ask GET /gateway again next time
@@ -195,9 +221,9 @@ class GatewayRunner:
             self._gateway_url = await self._fetch_gateway_url()
         return gateway_endpoint(self._gateway_url)
 
-    async def _pump(self, ws: ClientConnection) -> Reconnect | Fatal:
+    async def _pump(self, ws: ClientConnection, stream: ZlibStream) -> Reconnect | Fatal:
         while True:
-            actions = await self._next_actions(ws)
+            actions = await self._next_actions(ws, stream)
             outcome = await self._perform(ws, actions)
             if outcome is None:
                 continue
@@ -206,7 +232,7 @@ class GatewayRunner:
                 await ws.close(CloseCode.RECONNECTING, "reconnecting")
             return outcome
 
-    async def _next_actions(self, ws: ClientConnection) -> list[Action]:
+    async def _next_actions(self, ws: ClientConnection, stream: ZlibStream) -> list[Action]:
         # Heartbeat times are measured on the event loop's clock, the one the timeout below
         # sleeps on; an injected (fake) wall clock must not be able to stall the heartbeat.
         now = asyncio.get_running_loop().time
@@ -221,7 +247,15 @@ class GatewayRunner:
             code = exc.rcvd.code if exc.rcvd is not None else None
             self._log.info("gateway closed (code %s)", code)
             return self._session.on_closed(code)
-        frame = _decode(raw)
+        try:
+            text = raw if isinstance(raw, str) else stream.feed(raw)
+        except ZlibStreamError as exc:
+            # The shared inflate context is broken: nothing later on this socket can be read.
+            self._log.warning("gateway stream unreadable (%s); reconnecting", exc)
+            return self._session.on_closed(None)
+        if text is None:
+            return []  # part of a message; the rest follows in the next frames
+        frame = _decode(text)
         if frame is None:
             self._log.warning("ignoring an undecodable gateway frame")
             return []
@@ -246,7 +280,7 @@ class GatewayRunner:
     def _dispatch(self, action: Dispatch) -> None:
         if action.name in READY_EVENTS:
             self._ready = True
-            self._healthy = True
+            self._connected.set()
             self._settled.set()
         try:
             self._on_dispatch(action.name, action.data)
@@ -258,14 +292,15 @@ class GatewayRunner:
         self._log.error("gateway stopped: %s", fatal.reason)
         self.fatal = fatal
         self._settled.set()
+        self._connected.set()  # wake waiters: they find the runner dead
         if self._on_fatal is not None:
             self._on_fatal(fatal)
 
 
-def _decode(raw: str | bytes) -> dict[str, Any] | None:
+def _decode(text: str) -> dict[str, Any] | None:
     try:
-        frame = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        frame = json.loads(text)
+    except ValueError:
         return None
     return frame if isinstance(frame, dict) else None
 

@@ -28,3 +28,8 @@ class SnowflakeFactory:
 def snowflake_time_ms(snowflake: str) -> int:
     """Unix milliseconds encoded in a snowflake."""
     return (int(snowflake) >> 22) + DISCORD_EPOCH_MS
+
+
+def snowflake_at(when: datetime) -> str:
+    """The smallest snowflake of the millisecond ``when``: ids above it are newer."""
+    return str(max(int(when.timestamp() * 1000) - DISCORD_EPOCH_MS, 0) << 22)
