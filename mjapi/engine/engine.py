@@ -419,14 +419,14 @@ class Engine:
         now = self._clock.now()
         waiting = self._acks.get(event.jobid)
         verdict = verdict_for(event) if waiting is not None else None
-        if verdict is not None:
-            self._verdicts[event.jobid] = verdict
-        changed = await self._mutate(event.jobid, lambda job: apply_event(job, event, now))
-        if verdict is None:
+        if waiting is None or verdict is None:
+            await self._mutate(event.jobid, lambda job: apply_event(job, event, now))
             return
-        if changed is None:
+        # Recorded before the change: a failure wakes the POST while the change is applied.
+        self._verdicts[event.jobid] = verdict
+        if await self._mutate(event.jobid, lambda job: apply_event(job, event, now)) is None:
             self._verdicts.pop(event.jobid, None)
-        elif waiting is not None:
+        else:
             waiting.set()  # "Job queued" leaves the job created: wake the POST explicitly
 
     async def _watch(self) -> None:

@@ -6,19 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
+from mjapi.engine.watchdog import STALE_ERROR
 from mjapi.simulator import SimulatorConfig
+from mjapi.transports.discord.correlate import NO_RESPONSE_ERROR
 from tests.e2e.conftest import DISCORD_TOKEN, Stack
 from tests.e2e.helpers import add_account, finished, imagine
 
 #: Quiet jobs are failed after this many seconds here (MJAPI_JOB_TIMEOUT). Longer than the 1-5 s
 #: Discord asks a client to wait before identifying again after a non-resumable INVALID_SESSION.
 JOB_TIMEOUT = 6.0
-STALE_ERROR = "Midjourney sent no update for this job in time"
 
 
 @pytest.fixture
@@ -246,7 +248,7 @@ async def test_no_job_stays_unfinished(
     done = await finished(stack, reply.json()["jobid"])
     assert done["status"] == "failed"
     if fault == "interaction_failure":
-        assert done["error"] == "Midjourney did not respond to the command"
+        assert done["error"] == NO_RESPONSE_ERROR
     else:
         assert done["error"] == STALE_ERROR
     if fault == "unrecognized":
@@ -311,7 +313,9 @@ async def test_a_stale_command_version_is_refreshed(stack: Stack) -> None:
     assert (await imagine(stack, "after the bump"))["status"] == "completed"
 
 
-async def _until(stack: Stack, channel: str, check: Any) -> dict[str, Any]:
+async def _until(
+    stack: Stack, channel: str, check: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
     """The account's state once ``check`` holds (bounded wait)."""
 
     async def poll() -> dict[str, Any]:

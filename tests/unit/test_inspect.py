@@ -12,6 +12,7 @@ import pytest
 
 from mjapi.inspect import InspectError, inspect_payload, parse_document, render
 from tests.conftest import CAPTURES, load_capture
+from tests.unit.test_interpret import GRIDS_18  # capture 18, newest first
 
 MJ = "936929561302675456"
 CAPTURE_FILES = sorted(p.name for p in CAPTURES.glob("*.json"))
@@ -211,28 +212,6 @@ QUEUED_PROMPT = (
     " Photography, Fujifilm, 18mm lens, F/3.2, --ar 16:9"
 )
 NIJI_USER = "1013250593877397634"
-#: capture 18, newest first: (message id, prompt, hash, extension)
-GRIDS_18 = [
-    ("1118549876049973350", "Sea, waves, background image, realistic.",
-     "89bd8e05-eda9-4d6e-9b77-1ef4293398ca", "png"),
-    ("1118549562475413604", "Little tiger is eating an apple.",
-     "d5f6f7e8-8d90-4dff-acfb-bf6ecac51ab2", "png"),
-    ("1118549151068717056", "Little Tiger", "f7840a41-ca54-4040-a8bc-e82be0438b76", "png"),
-    ("1118539021862322249", "Azure skies and misty rains, yet I am waiting for you.",
-     "c334d7e3-79e9-429c-85d2-137fc8ddc7af", "png"),
-    ("1118520774299488306", "Coca-Cola. --s 750 --niji 5",
-     "715f250c-6ccb-4419-8e16-1b98b4e5e12b", "webp"),
-    ("1118517356306649088", "Eat hamburgers, drink cola, be realistic. --s 750 --niji 5",
-     "f905e3b8-1136-4977-bd32-d947000e147f", "png"),
-    ("1118500494692851793", "Translation, English output only. --s 750 --niji 5",
-     "cd439a52-f122-427a-8ca5-7f8a611b4919", "webp"),
-    ("1118499789257048158", "Translation, only English output is required. --s 750 --niji 5",
-     "9c731dfe-5d3c-452f-a898-ebb127ff1ce7", "png"),
-    ("1118499764565196820", "Translation, output in English only --s 750 --niji 5",
-     "4e3799ef-507c-4d4c-a019-40a5c5764f2b", "png"),
-    ("1118493419493404713", "Delicious barbecue. --s 750 --niji 5",
-     "cc1b4f91-56c7-45c9-a202-dba08dd45524", "png"),
-]  # fmt: skip
 TASK_USER = "1012268717368946718"
 GIRL = "Cute little girl drinking cola in the hot summer. --s 750 --v 5.2"
 UPSCALE_19 = "c0817eea-4c46-4284-a64a-e36158d72cfe"
