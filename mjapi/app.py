@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import Depends, FastAPI, Request
 
 from mjapi import __version__
 from mjapi.api import errors, validation
 from mjapi.api.body import read_body
 from mjapi.api.deps import CallerDep
-from mjapi.api.routes import accounts, health, jobs
+from mjapi.api.ratelimit import RequestLimiter
+from mjapi.api.routes import accounts, health, jobs, webhooks
+from mjapi.api.token_cache import TokenCache
 from mjapi.clock import Clock, SystemClock
 from mjapi.engine import Engine
 from mjapi.errors import BadRequest
@@ -26,9 +30,13 @@ from mjapi.storage.crypto import TokenCipher
 from mjapi.storage.factory import open_store
 from mjapi.transports.base import Transport
 from mjapi.transports.discord import DiscordTransport
-from mjapi.webhooks.delivery import CallbackSender, RetryPolicy
+from mjapi.webhooks.outbox import Outbox, OutboxConfig
+from mjapi.webhooks.policy import RetryPolicy
 
 TransportFactory = Callable[[Settings, Clock], Transport]
+
+#: The callback client's pool: unbounded in total, a few idle connections kept per receiver.
+CALLBACK_POOL = httpx.Limits(max_connections=None, max_keepalive_connections=100)
 
 #: How long a job request waits for its replyUrl's host to resolve before going on unchecked.
 REPLY_URL_CHECK_SECONDS = 5.0
@@ -59,20 +67,28 @@ async def running_engine(
     clock: Clock,
     transport_factory: TransportFactory,
     outbound: Outbound | None = None,
-) -> AsyncIterator[tuple[Store, Engine]]:
-    """Store, transport, callbacks and engine, started; everything closed on exit."""
+) -> AsyncIterator[tuple[Store, Engine, Outbox]]:
+    """Store, transport, callbacks and engine, started; everything closed on exit.
+
+    On exit (SIGTERM included: uvicorn first stops accepting and lets requests finish) callbacks
+    due now get ``shutdown_grace`` seconds to go out; whatever is left, jobs and callbacks, is
+    stored and resumed by the next start.
+    """
     outbound = outbound or default_outbound(settings)
     async with contextlib.AsyncExitStack() as stack:
         store = await open_configured_store(settings)
         stack.push_async_callback(store.close)
         # Callbacks and downloads reach client-named URLs: only through the guarded clients.
-        http = outbound.client(settings.callback_timeout)
+        # No pool-wide connection cap: receivers must not wait for each other's connections.
+        # The outbox bounds attempts per host (MJAPI_CALLBACK_CONCURRENCY) instead.
+        http = outbound.client(settings.callback_timeout, CALLBACK_POOL)
         stack.push_async_callback(http.aclose)
-        callbacks = CallbackSender(http, RetryPolicy(attempts=settings.callback_attempts))
+        callbacks = Outbox(store, http, clock, outbox_config(settings))
         downloads = outbound.client(settings.callback_timeout)
         stack.push_async_callback(downloads.aclose)
         stack.push_async_callback(callbacks.close)
-        stack.push_async_callback(_drain, callbacks, settings.callback_timeout)  # before close
+        stack.push_async_callback(callbacks.drain, settings.shutdown_grace)  # before close
+        await callbacks.start()
         transport = transport_factory(settings, clock)
         stack.push_async_callback(transport.close)
         engine = Engine(
@@ -83,16 +99,24 @@ async def running_engine(
             fetcher=HttpFetcher(downloads),
             ack_timeout=settings.ack_timeout,
             job_timeout=settings.job_timeout,
+            queue_by_default=settings.durable_queue,
+            queue_limit=settings.queue_limit,
         )
         stack.push_async_callback(engine.stop)
         await engine.start()
-        yield store, engine
+        yield store, engine, callbacks
 
 
-async def _drain(callbacks: CallbackSender, seconds: float) -> None:
-    """Give queued callbacks a short chance to go out before shutdown."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(callbacks.drain(), seconds)
+def outbox_config(settings: Settings) -> OutboxConfig:
+    policy = RetryPolicy(
+        max_delay=settings.callback_max_interval, period=settings.callback_retry_period
+    )
+    return OutboxConfig(
+        policy=policy,
+        timeout=settings.callback_timeout,
+        per_host=settings.callback_concurrency,
+        retention=settings.callback_retention,
+    )
 
 
 async def refuse_forbidden_reply_url(request: Request, _caller: CallerDep) -> None:
@@ -138,8 +162,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         running = running_engine(settings, the_clock, transport_factory, the_outbound)
-        async with running as (store, engine):
-            app.state.store, app.state.engine = store, engine
+        async with running as (store, engine, outbox):
+            app.state.store, app.state.engine, app.state.outbox = store, engine, outbox
             yield
 
     app = FastAPI(
@@ -150,9 +174,15 @@ def create_app(
         redirect_slashes=False,
     )
     app.state.outbound = the_outbound
+    # Real time, not the injected clock: these limit load, they are not part of job semantics.
+    app.state.limiter = RequestLimiter(
+        settings.rate_limit, settings.rate_limit_burst, time.monotonic
+    )
+    app.state.token_cache = TokenCache(time.monotonic)
     errors.install(app)
     reply_url_check = [Depends(refuse_forbidden_reply_url)]
     app.include_router(jobs.router, dependencies=reply_url_check)
     app.include_router(accounts.router, dependencies=reply_url_check)  # the default replyUrl
+    app.include_router(webhooks.router)
     app.include_router(health.router)
     return app

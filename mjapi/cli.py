@@ -48,7 +48,14 @@ def serve(
     """Run the API server."""
     settings = _settings(host=host, port=port, data_dir=data_dir, discord_url=discord_url)
     logs.configure(settings.log_level)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        # SIGTERM: stop accepting, give requests this long, then the lifespan stores the rest.
+        timeout_graceful_shutdown=max(1, round(settings.shutdown_grace)),
+    )
 
 
 @app.command()
@@ -158,7 +165,13 @@ async def _run_demo(settings: Settings) -> None:
         settings = settings.model_copy(update=update)
         api = create_app(settings)
         server = uvicorn.Server(
-            uvicorn.Config(api, host=settings.host, port=settings.port, log_config=None)
+            uvicorn.Config(
+                api,
+                host=settings.host,
+                port=settings.port,
+                log_config=None,
+                timeout_graceful_shutdown=max(1, round(settings.shutdown_grace)),
+            )
         )
         serving = asyncio.create_task(server.serve())
         while not server.started:

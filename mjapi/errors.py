@@ -10,6 +10,7 @@ Hierarchy::
     ├── Moderated           422     Midjourney refused the prompt
     ├── Busy                429     every eligible account is at maxJobs (carries executingJobs)
     ├── RateLimited         429     Discord answered 429
+    ├── TooManyRequests     429     the API user exceeded its request rate (Retry-After)
     ├── UpstreamTimeout     504     Midjourney queued the job / did not answer
     ├── PendingModeration   596     the account waits for a moderation acknowledgement
     ├── AccountDisabled     596     the account is disabled (reason in the message)
@@ -87,9 +88,17 @@ class Busy(MjapiError):
         "detected. Please wait at least 10..30 seconds and retry again."
     )
 
-    def __init__(self, executing_jobs: list[str], message: str | None = None) -> None:
+    def __init__(
+        self,
+        executing_jobs: list[str],
+        message: str | None = None,
+        *,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.executing_jobs = executing_jobs
+        #: seconds the client should wait (sent as ``Retry-After``)
+        self.retry_after = retry_after
 
 
 class RateLimited(MjapiError):
@@ -100,6 +109,18 @@ class RateLimited(MjapiError):
 
     def __init__(self, retry_after: float, message: str | None = None) -> None:
         super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TooManyRequests(MjapiError):
+    """The API user made more requests than ``MJAPI_RATE_LIMIT`` allows."""
+
+    status = 429
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(
+            f"Too many requests for this API user; retry in {max(1, round(retry_after))} s"
+        )
         self.retry_after = retry_after
 
 

@@ -48,8 +48,42 @@ class Settings(BaseSettings):
         default=20.0, description="Seconds to wait for a gateway READY when an account is attached."
     )
     callback_timeout: float = Field(default=10.0, description="Seconds one callback POST may take.")
-    callback_attempts: int = Field(
-        default=5, description="Attempts per callback before it is given up (backoff between them)."
+    callback_retry_period: float = Field(
+        default=86400.0,
+        description="Seconds a callback keeps being retried (exponential backoff with jitter) "
+        "before it is marked failed; it can still be replayed through the API.",
+    )
+    callback_max_interval: float = Field(
+        default=900.0, description="Longest pause between two attempts of one callback (seconds)."
+    )
+    callback_retention: float = Field(
+        default=7 * 86400.0,
+        description="Seconds delivered and failed callbacks stay listed before they are pruned.",
+    )
+    callback_concurrency: int = Field(
+        default=64,
+        description="Callbacks in flight at once per receiver host: a slow receiver uses up only "
+        "its own share, never other receivers'.",
+    )
+    durable_queue: bool = Field(
+        default=False,
+        description="Every job that finds no free slot waits in the persistent queue (status "
+        'created) instead of getting useapi\'s 429. Off: only requests with "queue": true wait.',
+    )
+    queue_limit: int = Field(
+        default=1000, description="Jobs one API user may have waiting in the durable queue."
+    )
+    rate_limit: float = Field(
+        default=50.0,
+        description="Requests per second one API user may make (sustained); 0 turns the limit off.",
+    )
+    rate_limit_burst: int = Field(
+        default=200, description="Requests one API user may make at once above the sustained rate."
+    )
+    shutdown_grace: float = Field(
+        default=10.0,
+        description="Seconds a stopping server (SIGTERM) gives work in progress: callbacks due "
+        "now, job POSTs waiting for Midjourney. The rest is resumed at the next start.",
     )
     allow_private_urls: bool = Field(
         default=False,

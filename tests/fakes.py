@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime
 
 import httpx
 
 from mjapi.domain.accounts import Account
+from mjapi.domain.deliveries import Attempt, Delivery, DeliveryStatus
 from mjapi.domain.events import BackendEvent, JobCompleted, JobStarted
 from mjapi.errors import DiscordAuthError
 from mjapi.transports.base import (
     BlendDimensions,
     ButtonTarget,
     DiscordIdentity,
+    Resumable,
     ServerChannel,
     Setting,
     Upload,
@@ -38,6 +42,10 @@ class FakeTransport:
         self.answers: list[Callable[[str], list[BackendEvent]]] = []
         #: raised by the next attach
         self.attach_error: BaseException | None = None
+        #: what ``resume`` was told, per channel, in call order
+        self.resumed: dict[str, list[Resumable]] = {}
+        #: channels in the order they were attached
+        self.attach_order: list[str] = []
         self._events: asyncio.Queue[BackendEvent] = asyncio.Queue()
 
     async def identify(self, token: str) -> DiscordIdentity:
@@ -51,6 +59,10 @@ class FakeTransport:
             error, self.attach_error = self.attach_error, None
             raise error
         self.attached[account.channel] = account
+        self.attach_order.append(account.channel)
+
+    async def resume(self, account: Account, jobs: Sequence[Resumable]) -> None:
+        self.resumed.setdefault(account.channel, []).extend(jobs)
 
     async def detach(self, channel: str) -> None:
         self.attached.pop(channel, None)
@@ -136,3 +148,81 @@ class CallbackReceiver:
 
     def statuses(self, jobid: str) -> list[object]:
         return [b["status"] for b in self.bodies if b["jobid"] == jobid]
+
+
+class MemoryDeliveries:
+    """The outbox part of a store, in memory (unit tests of the delivery worker).
+
+    Same semantics as ``DeliveryStore`` (the contract suite checks the real stores); ``recorded``
+    lists every ``record_attempt`` call so tests can see what was written.
+    """
+
+    def __init__(self) -> None:
+        self.rows: dict[str, Delivery] = {}
+        self.secrets: dict[int, str] = {}
+        self.recorded: list[tuple[str, Attempt, DeliveryStatus]] = []
+        self._seq = 0
+
+    def add(self, delivery: Delivery) -> Delivery:
+        """What ``save_job(job, delivery)`` stores."""
+        self._seq += 1
+        stored = dataclasses.replace(delivery, seq=self._seq)
+        self.rows[delivery.event_id] = stored
+        return stored
+
+    async def pending_deliveries(self) -> list[Delivery]:
+        pending = [d for d in self.rows.values() if d.status is DeliveryStatus.PENDING]
+        return sorted(pending, key=lambda d: d.seq)
+
+    async def record_attempt(
+        self, event_id: str, attempt: Attempt, status: DeliveryStatus, next_attempt: datetime
+    ) -> None:
+        self.recorded.append((event_id, attempt, status))
+        row = self.rows[event_id]
+        self.rows[event_id] = row.with_attempt(attempt, status, next_attempt)
+
+    async def get_delivery(self, event_id: str) -> Delivery | None:
+        return self.rows.get(event_id)
+
+    async def list_deliveries(
+        self,
+        owner: int,
+        *,
+        jobid: str | None = None,
+        status: DeliveryStatus | None = None,
+        limit: int = 100,
+    ) -> list[Delivery]:
+        found = [
+            d
+            for d in self.rows.values()
+            if d.owner == owner and jobid in (None, d.jobid) and status in (None, d.status)
+        ]
+        return sorted(found, key=lambda d: -d.seq)[:limit]
+
+    async def replay_delivery(
+        self, event_id: str, next_attempt: datetime, expires: datetime
+    ) -> Delivery | None:
+        row = self.rows.get(event_id)
+        if row is None:
+            return None
+        fresh = dataclasses.replace(
+            row, status=DeliveryStatus.PENDING, next_attempt=next_attempt, expires=expires
+        )
+        self.rows[event_id] = fresh
+        return fresh
+
+    async def prune_deliveries(self, before: datetime) -> int:
+        old = [
+            e
+            for e, d in self.rows.items()
+            if d.status is not DeliveryStatus.PENDING and d.created < before
+        ]
+        for event_id in old:
+            del self.rows[event_id]
+        return len(old)
+
+    async def webhook_secret(self, user_id: int) -> str | None:
+        return self.secrets.get(user_id)
+
+    async def put_webhook_secret(self, user_id: int, secret: str) -> None:
+        self.secrets[user_id] = secret

@@ -41,26 +41,38 @@ async def serve_asgi(app: ASGIApp) -> AsyncIterator[str]:
 
 
 class CallbackSink:
-    """A webhook receiver: records every POSTed JSON body in arrival order."""
+    """A webhook receiver: records every POSTed JSON body (and its headers) in arrival order.
+
+    While ``down`` is set it answers 503 and records nothing (a receiver that is unavailable).
+    """
 
     def __init__(self) -> None:
         self.bodies: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.raw: list[str] = []
+        self.down = False
+        self.refused = 0
         self._changed = asyncio.Condition()
         self.app = Starlette(routes=[Route("/hook", self._receive, methods=["POST"])])
 
     async def _receive(self, request: Request) -> PlainTextResponse:
-        body = json.loads(await request.body())
+        if self.down:
+            self.refused += 1
+            return PlainTextResponse("down", status_code=503)
+        raw = (await request.body()).decode()
         async with self._changed:
-            self.bodies.append(body)
+            self.bodies.append(json.loads(raw))
+            self.headers.append(dict(request.headers))
+            self.raw.append(raw)
             self._changed.notify_all()
         return PlainTextResponse("ok")
 
     def statuses(self, jobid: str) -> list[str]:
         return [b["status"] for b in self.bodies if b.get("jobid") == jobid]
 
-    async def wait_for_status(self, jobid: str, status: str) -> None:
-        """Wait (at most 10 s) until a callback with ``status`` arrived for the job."""
+    async def wait_for_status(self, jobid: str, status: str, seconds: float = 10) -> None:
+        """Wait (at most ``seconds``) until a callback with ``status`` arrived for the job."""
         async with self._changed:
             await asyncio.wait_for(
-                self._changed.wait_for(lambda: status in self.statuses(jobid)), 10
+                self._changed.wait_for(lambda: status in self.statuses(jobid)), seconds
             )

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from mjapi.domain.model import job_model
 from mjapi.engine.rules import AlreadyExecuted
 from mjapi.engine.verdicts import JobAnswered
-from mjapi.errors import Busy, MjapiError, RateLimited
+from mjapi.errors import Busy, MjapiError, RateLimited, TooManyRequests
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +47,14 @@ async def _mjapi_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, AlreadyExecuted):
         return envelope(exc.status, exc.message, button=exc.button, jobid=exc.child_jobid)
     if isinstance(exc, Busy):
-        return envelope(exc.status, exc.message, exc.details, executingJobs=exc.executing_jobs)
-    if isinstance(exc, RateLimited):
+        return envelope(
+            exc.status,
+            exc.message,
+            exc.details,
+            retry_after=exc.retry_after,
+            executingJobs=exc.executing_jobs,
+        )
+    if isinstance(exc, RateLimited | TooManyRequests):
         return envelope(exc.status, exc.message, exc.details, retry_after=exc.retry_after)
     return envelope(exc.status, exc.message, exc.details)
 

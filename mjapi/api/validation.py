@@ -51,6 +51,11 @@ def _storable(value: str) -> bool:
     return True
 
 
+def storable(value: str, max_len: int) -> bool:
+    """Could ``value`` be a key in the database (any store)? Longer than ``max_len``: no."""
+    return len(value) <= max_len and _storable(value)
+
+
 def max_jobs(body: dict[str, Any]) -> int | None:
     """``maxJobs``: a whole number from 1 to 15, as a number or a numeric string (form posts)."""
     value = body.get("maxJobs")
@@ -110,7 +115,24 @@ def job_options(body: dict[str, Any]) -> JobOptions:
         max_jobs=max_jobs(body),
         reply_url=reply_url(body),
         reply_ref=text(body, "replyRef", max_len=REPLY_MAX),
+        queue=queue(body),
     )
+
+
+def queue(body: dict[str, Any]) -> bool | None:
+    """mjapi's own opt-in ``queue``: wait in the durable queue instead of a 429 when busy."""
+    value = body.get("queue")
+    if value is None or isinstance(value, bool):
+        return value
+    # Form posts carry text, as they do for maxJobs.
+    spelled = (
+        {"true": True, "false": False}.get(value.strip().lower())
+        if isinstance(value, str)
+        else None
+    )
+    if spelled is None:
+        raise BadRequest("Param queue must be true or false")
+    return spelled
 
 
 def imagine_request(body: dict[str, Any]) -> ImagineRequest:

@@ -43,6 +43,8 @@ class JobProgressed:
     content: str
     percent: int
     timestamp: str
+    #: Midjourney's job UUID when the progress message shows it (its Cancel Job button)
+    job_hash: str | None = None
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from mjapi.domain.events import (
     JobCompleted,
@@ -56,12 +57,16 @@ def _changes(event: JobEvent) -> dict[str, object]:
             "timestamp": event.timestamp,
         }
     if isinstance(event, JobProgressed):
-        return {
+        progressed: dict[str, Any] = {
             "message_id": event.message_id,
             "content": event.content,
             "timestamp": event.timestamp,
             "progress": event.percent,
         }
+        if event.job_hash is not None:
+            # Kept as soon as known: after a restart it finds the result in the history.
+            progressed["job_hash"] = event.job_hash
+        return progressed
     if isinstance(event, JobCompleted):
         return {
             "message_id": event.message_id,

@@ -12,20 +12,23 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from mjapi.clock import Clock
 from mjapi.domain.accounts import Account
+from mjapi.domain.deliveries import Delivery
 from mjapi.domain.events import AccountDisabled, AccountFlagged, BackendEvent, JobEvent
 from mjapi.domain.jobs import Child, Job, JobStatus
 from mjapi.domain.lifecycle import apply_event, cancel, expire
-from mjapi.domain.model import JobIdFactory, job_model
+from mjapi.domain.model import JobIdFactory
 from mjapi.domain.scheduling import pick_account
+from mjapi.engine import plans
 from mjapi.engine.accounts import NO_CONFIGURATION, Accounts
+from mjapi.engine.dispatch import Dispatcher
+from mjapi.engine.plans import Plan
 from mjapi.engine.ports import Callbacks, Fetcher
+from mjapi.engine.recovery import LOST_ERROR, plan_recovery
 from mjapi.engine.requests import (
     BlendRequest,
     ButtonRequest,
@@ -35,6 +38,7 @@ from mjapi.engine.requests import (
     SeedRequest,
     SettingRequest,
 )
+from mjapi.engine.resubmit import QUEUEABLE, Resubmitter
 from mjapi.engine.routing import require_usable, unusable_error
 from mjapi.engine.rules import button_to_click, require_seedable
 from mjapi.engine.slots import AccountSlots
@@ -43,12 +47,16 @@ from mjapi.engine.watchdog import STALE_ERROR, overdue
 from mjapi.errors import BadRequest, Busy, DiscordAuthError, MjapiError, NotFound
 from mjapi.logs import register_secret
 from mjapi.storage.base import Store
-from mjapi.transports.base import ButtonTarget, Transport, Upload
+from mjapi.transports.base import Resumable, Setting, Transport, Upload
 
 log = logging.getLogger(__name__)
 
 #: Pauses between attempts to apply an event while the store fails.
 EVENT_RETRY_DELAYS = (0.1, 0.5, 2.0, 5.0)
+#: Verbs of the synchronous settings commands: they take no slot.
+SETTING_VERBS = frozenset(s.value for s in Setting)
+#: Seconds a client is told to wait after a 429 Busy (useapi: "wait at least 10..30 seconds").
+BUSY_RETRY_AFTER = 10.0
 
 
 class Engine:
@@ -65,6 +73,8 @@ class Engine:
         ack_timeout: float = 30.0,
         job_timeout: float = 900.0,
         rng: random.Random | None = None,
+        queue_by_default: bool = False,
+        queue_limit: int = 1000,
     ) -> None:
         self._store = store
         self._transport = transport
@@ -84,33 +94,73 @@ class Engine:
         self._verdicts: dict[str, Verdict] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        #: the durable queue (its jobs are ``created`` rows in the store)
+        self._dispatch = Dispatcher(
+            store, self._slots, self._take_waiting, self._submit_waiting, self._fail_waiting
+        )
+        self._room = self._dispatch.room
+        self._queue_by_default = queue_by_default
+        self._queue_limit = queue_limit
+        self._resubmitter = Resubmitter(store, transport, self._fetcher)
+        #: when the watchdog's count started afresh (left the queue, or resumed after a restart)
+        self._restarted: dict[str, datetime] = {}
+        self._recovered: set[str] = set()
         #: account configuration (``/v2/account...``)
         self.accounts = Accounts(store, transport, clock)
 
     # -- life cycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Load unfinished jobs, connect every usable account, start the background loops."""
-        for job in await self._store.unfinished_jobs():
-            self._track(job)
+        """Resume what the last run left unfinished, connect the accounts, start the loops.
+
+        Queued jobs wait for a slot again; submitted ones are handed to the transport, which
+        finds them in their channel's history (recovery.py).
+        """
+        jobs = await self._store.unfinished_jobs()
+        plan = plan_recovery(jobs, await self._parents_of(jobs))
+        now = self._clock.now()
+        for job in plan.to_dispatch:
+            self._track(job, occupy=False)
+            self._room.add(job.channel, job.owner, job.jobid)
+            self._acks.pop(job.jobid, None)  # no POST waits for it any more
+        by_id = {job.jobid: job for job in jobs}
+        for resumables in plan.to_resume.values():
+            for resumable in resumables:
+                job = by_id[resumable.jobid]
+                self._track(job, occupy=job.verb not in SETTING_VERBS)
+                self._restarted[job.jobid] = now
+                self._recovered.add(job.jobid)
+                self._acks.pop(job.jobid, None)
         # Flagged accounts connect too: their running jobs must still end, only new work is
         # kept away. Disabled ones stay off until reset.
         accounts = [a for a in await self._store.list_accounts() if a.disabled_reason is None]
-        await asyncio.gather(*(self._attach_quietly(a) for a in accounts))
+        await asyncio.gather(
+            *(self._attach_quietly(a, plan.to_resume.get(a.channel, [])) for a in accounts)
+        )
         self._tasks = [
             asyncio.create_task(self._consume_events(), name="engine events"),
             asyncio.create_task(self._watch(), name="engine watchdog"),
         ]
+        for channel in self._room.channels():
+            self._dispatch.soon(channel)
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        await self._dispatch.stop()
 
-    async def _attach_quietly(self, account: Account) -> None:
+    async def _parents_of(self, jobs: list[Job]) -> dict[str, Job]:
+        ids = {j.parent_job_id for j in jobs if j.parent_job_id and j.nonce is not None}
+        found = await asyncio.gather(*(self._store.get_job(i) for i in ids))
+        return {p.jobid: p for p in found if p is not None}
+
+    async def _attach_quietly(self, account: Account, resumables: list[Resumable]) -> None:
         register_secret(account.discord_token)
         try:
+            if resumables:
+                await self._transport.resume(account, resumables)
             await self._transport.attach(account)
         except DiscordAuthError as exc:
             await self.accounts.disable(account.channel, exc.message)
@@ -121,53 +171,26 @@ class Engine:
 
     async def imagine(self, owner: int, request: ImagineRequest) -> Job:
         """Submit ``/imagine``; return the job once Midjourney acknowledged it (or time ran out)."""
-
-        async def submit(account: Account, jobid: str) -> str:
-            return await self._transport.imagine(account, jobid, request.prompt)
-
-        plan = _Plan("imagine", {"prompt": request.prompt}, submit)
-        return await self._run(owner, request.options, plan)
+        return await self._run(owner, request.options, plans.imagine(self._transport, request))
 
     async def button(self, owner: int, request: ButtonRequest) -> Job:
         """Click a button of a finished job; the new job runs on the parent's account."""
         parent = await self.job(owner, request.jobid)
         clicked = button_to_click(parent, request.button, request.prompt, request.mask)
         account = await self._account_of(parent)
-        target = ButtonTarget(
-            parent.message_id or "", parent.message_flags, clicked.custom_id, parent.job_hash
-        )
-
-        async def submit(account: Account, jobid: str) -> str:
-            return await self._transport.button(
-                account, jobid, target, prompt=request.prompt, mask=request.mask
-            )
-
-        fields = {
-            "button": request.button,
-            "parent_job_id": parent.jobid,
-            "prompt": request.prompt or parent.prompt,
-        }
-        plan = _Plan("button", fields, submit, parent=parent)
+        plan = plans.button(self._transport, parent, clicked, request)
         return await self._run(owner, request.options, plan, pinned=account)
 
     async def blend(self, owner: int, request: BlendRequest) -> Job:
         """Download the images, upload them to Discord and run ``/blend``."""
         images = await asyncio.gather(*(self._fetcher.image(url) for url in request.urls))
-
-        async def submit(account: Account, jobid: str) -> str:
-            return await self._transport.blend(account, jobid, images, request.dimensions)
-
-        fields = {"blend_urls": request.urls, "blend_dimensions": request.dimensions.value}
-        return await self._run(owner, request.options, _Plan("blend", fields, submit))
+        plan = plans.blend(self._transport, request, images)
+        return await self._run(owner, request.options, plan)
 
     async def describe(self, owner: int, request: DescribeRequest) -> Job:
         """Download the image, upload it to Discord and run ``/describe``."""
         image = await self._fetcher.image(request.url)
-
-        async def submit(account: Account, jobid: str) -> str:
-            return await self._transport.describe(account, jobid, image)
-
-        plan = _Plan("describe", {"describe_url": request.url}, submit)
+        plan = plans.describe(self._transport, request, image)
         return await self._run(owner, request.options, plan)
 
     async def seed(self, owner: int, request: SeedRequest) -> Job:
@@ -175,23 +198,12 @@ class Engine:
         parent = await self.job(owner, request.jobid)
         require_seedable(parent)
         account = await self._account_of(parent)
-        target = ButtonTarget(parent.message_id or "", parent.message_flags, "", parent.job_hash)
-
-        async def submit(account: Account, jobid: str) -> str:
-            return await self._transport.seed(account, jobid, target)
-
-        fields = {"parent_job_id": parent.jobid, "prompt": parent.prompt}
-        plan = _Plan("seed_async", fields, submit, parent=parent, child_button="seed")
+        plan = plans.seed(self._transport, parent)
         return await self._run(owner, request.options, plan, pinned=account)
 
     async def setting(self, owner: int, request: SettingRequest) -> Job:
         """Run a settings command and answer with Midjourney's reply (synchronous)."""
-
-        async def submit(account: Account, jobid: str) -> str:
-            return await self._transport.setting(account, jobid, request.setting)
-
-        plan = _Plan(request.setting.value, {}, submit, takes_slot=False, until_done=True)
-        return await self._run(owner, request.options, plan)
+        return await self._run(owner, request.options, plans.setting(self._transport, request))
 
     async def cancel(self, owner: int, jobid: str) -> Job:
         """Cancel a job that has not ended; an ended job is returned as it is."""
@@ -216,13 +228,22 @@ class Engine:
         return [j.jobid for j in sorted(self._live.values(), key=_age) if j.owner == owner]
 
     async def _run(
-        self, owner: int, options: JobOptions, plan: _Plan, *, pinned: Account | None = None
+        self, owner: int, options: JobOptions, plan: Plan, *, pinned: Account | None = None
     ) -> Job:
         reply_url = options.reply_url or await self._default_reply_url(owner)
         accounts = [pinned] if pinned else await self._candidates(owner, options)
         # From here to _track there is no await: choosing the account and taking its slot is
         # atomic with respect to other requests.
-        account = self._choose(accounts, options) if plan.takes_slot else self._only(accounts)
+        waits = False
+        if not plan.takes_slot:
+            account = self._only(accounts)
+        else:
+            try:
+                account = self._choose(accounts, options)
+            except Busy:
+                if not self._may_wait(owner, options, plan):
+                    raise
+                account, waits = self._shortest_wait(accounts), True
         now = self._clock.now()
         job = Job(
             jobid=self._ids.make(now, owner, account.channel),
@@ -239,15 +260,17 @@ class Engine:
             reply_ref=options.reply_ref,
             **plan.fields,
         )
-        self._track(job, occupy=plan.takes_slot)
+        self._track(job, occupy=plan.takes_slot and not waits)
         await self._persist_new(job)
         if plan.parent is not None:
             child = Child(plan.child_button or job.button or plan.verb, job.jobid)
             await self._store.add_child(plan.parent.jobid, child)
+        if waits:
+            return await self._wait_for_slot(job)
         await self._submit(job, account, plan)
         return await self._answer(job.jobid, until_done=plan.until_done)
 
-    async def _submit(self, job: Job, account: Account, plan: _Plan) -> None:
+    async def _submit(self, job: Job, account: Account, plan: Plan) -> None:
         try:
             nonce = await plan.submit(account, job.jobid)
         except BaseException as exc:
@@ -288,10 +311,82 @@ class Engine:
         return require_usable(accounts)
 
     def _choose(self, accounts: list[Account], options: JobOptions) -> Account:
-        account = pick_account(accounts, self._slots.counts(), self._rng, options.max_jobs)
+        # An account with jobs waiting has no slot for newcomers: they would overtake the queue.
+        open_accounts = [a for a in accounts if not self._room.length(a.channel)]
+        account = pick_account(open_accounts, self._slots.counts(), self._rng, options.max_jobs)
         if account is None:
-            raise Busy(sorted(j for a in accounts for j in self._slots.running(a.channel)))
+            running = sorted(j for a in accounts for j in self._slots.running(a.channel))
+            raise Busy(running, retry_after=BUSY_RETRY_AFTER)
         return account
+
+    # -- the durable queue --------------------------------------------------------------------
+
+    async def _wait_for_slot(self, job: Job) -> Job:
+        """Queue a stored job; the POST answers now, so nobody collects a verdict for it."""
+        self._acks.pop(job.jobid, None)
+        if job.jobid not in self._live:  # cancelled while it was being stored
+            return await self._require(job.jobid)
+        self._room.add(job.channel, job.owner, job.jobid)
+        self._dispatch.soon(job.channel)  # a slot may have freed meanwhile
+        return self._live[job.jobid]
+
+    def _take_waiting(self, jobid: str) -> bool:
+        """The dispatcher gives ``jobid`` a slot: False when the job ended meanwhile."""
+        if jobid not in self._live:
+            return False
+        self._restarted[jobid] = self._clock.now()  # the watchdog counts from now
+        return True
+
+    def _may_wait(self, owner: int, options: JobOptions, plan: Plan) -> bool:
+        """Should a job that found no free slot wait in the queue? (Busy if its user's is full)"""
+        wanted = self._queue_by_default if options.queue is None else options.queue
+        if not (wanted and plan.queueable and plan.verb in QUEUEABLE):
+            return False
+        if self._room.waiting(owner) >= self._queue_limit:
+            raise Busy(
+                self.running(owner),
+                f"The queue already holds {self._queue_limit} jobs of this API user; "
+                "retry when some have started",
+                retry_after=BUSY_RETRY_AFTER,
+            )
+        return True
+
+    def _shortest_wait(self, accounts: list[Account]) -> Account:
+        """The usable account whose queue is shortest for its number of slots."""
+        usable = [a for a in accounts if a.eligible] or accounts
+        return min(usable, key=lambda a: self._room.length(a.channel) / max(1, a.max_jobs))
+
+    def wake(self, channel: str) -> None:
+        """An account became usable or got more slots: give its waiting jobs a chance."""
+        self._dispatch.soon(channel)
+
+    @property
+    def waiting(self) -> int:
+        """Jobs in the durable queue (a gauge)."""
+        return len(self._room)
+
+    async def _fail_waiting(self, jobid: str, error: MjapiError) -> None:
+        now = self._clock.now()
+        await self._mutate(jobid, lambda j: _failed(j, error, now))
+
+    async def _submit_waiting(self, jobid: str, account: Account) -> None:
+        """Submit a job that waited for its slot (now taken); its failure is its callback."""
+        job = self._live.get(jobid)
+        if job is None:
+            self._slots.release(jobid)  # ended meanwhile (cancelled)
+            self._dispatch.soon(account.channel)
+            return
+        try:
+            nonce = await self._resubmitter.submit(job, account)
+        except Exception as exc:
+            if isinstance(exc, DiscordAuthError):
+                # First, so that the pass the failure below triggers sees the account disabled.
+                await self.accounts.disable(account.channel, exc.message)
+            # Nobody waits for this job's answer: the failure goes out as its callback.
+            refusal, now = exc, self._clock.now()
+            await self._mutate(job.jobid, lambda j: _failed(j, refusal, now))
+            return
+        await self._mutate(job.jobid, lambda j: _with_nonce(j, nonce))
 
     @staticmethod
     def _only(accounts: list[Account]) -> Account:
@@ -344,13 +439,18 @@ class Engine:
             self._slots.occupy(job.channel, job.jobid)
 
     def _forget(self, jobid: str) -> None:
-        self._live.pop(jobid, None)
+        job = self._live.pop(jobid, None)
         self._locks.pop(jobid, None)
+        self._room.remove(jobid)
         self._slots.release(jobid)
+        self._restarted.pop(jobid, None)
+        self._recovered.discard(jobid)
         for signals in (self._acks, self._ends):
             signal = signals.pop(jobid, None)
             if signal is not None:
                 signal.set()
+        if job is not None:
+            self._dispatch.soon(job.channel)  # its slot is free
 
     async def _mutate(
         self, jobid: str, change: Callable[[Job], Job | None], *, notify: bool = True
@@ -367,12 +467,23 @@ class Engine:
             if current is None:
                 return None
             updated = change(current)
-            if updated is None or not await self._store.save_job(updated):
+            if updated is None:
                 return None
-            self._after_change(current, updated, notify)
+            # The callback is stored with the change (the outbox): both or neither.
+            delivery = self._callback_for(current, updated) if notify else None
+            if not await self._store.save_job(updated, delivery):
+                return None
+            self._after_change(current, updated)
+            if delivery is not None:
+                self._callbacks.enqueue(delivery)
             return updated
 
-    def _after_change(self, before: Job, after: Job, notify: bool) -> None:
+    def _callback_for(self, before: Job, after: Job) -> Delivery | None:
+        if after.reply_url is None or not _news(before, after):
+            return None
+        return self._callbacks.prepare(after, self._clock.now())
+
+    def _after_change(self, before: Job, after: Job) -> None:
         if after.terminal:
             self._forget(after.jobid)
             self._transport.forget(after.channel, after.jobid)
@@ -382,8 +493,6 @@ class Engine:
             ack = self._acks.pop(after.jobid, None)
             if ack is not None:
                 ack.set()
-        if notify and after.reply_url and _news(before, after):
-            self._callbacks.send(after.jobid, after.reply_url, job_model(after))
 
     # -- background loops -------------------------------------------------------------------
 
@@ -412,6 +521,7 @@ class Engine:
             await self.accounts.flag(event.channel, event.message)
         elif isinstance(event, AccountDisabled):
             await self.accounts.disable(event.channel, event.reason)
+            self._dispatch.soon(event.channel)  # its waiting jobs can never run: they fail
         else:
             await self._on_job_event(event)
 
@@ -433,32 +543,22 @@ class Engine:
         interval = max(0.05, min(30.0, self._job_timeout / 4))
         while True:
             await asyncio.sleep(interval)
-            await self.expire_overdue()
+            try:
+                await self.expire_overdue()
+            except Exception:
+                log.exception("the watchdog's round failed; next round in %.1f s", interval)
+            for channel in self._room.channels():
+                self._dispatch.soon(channel)  # a safety net: a failed pass is tried again
 
     async def expire_overdue(self) -> None:
         """Fail every running job that has had no news for longer than the job timeout."""
         now = self._clock.now()
-        for job in overdue(list(self._live.values()), now, self._job_timeout):
-            log.warning("job %s timed out", job.jobid)
-            await self._mutate(job.jobid, lambda j: expire(j, now, STALE_ERROR))
-
-
-SubmitFn = Callable[[Account, str], Awaitable[str]]
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """What kind of job to create and how to send it."""
-
-    verb: str
-    fields: dict[str, Any]
-    submit: SubmitFn
-    takes_slot: bool = True
-    #: answer only when the job has ended (settings commands are synchronous in useapi)
-    until_done: bool = False
-    #: the job this one acts on; it gets a ``children`` entry
-    parent: Job | None = None
-    child_button: str | None = None
+        watched = [j for j in self._live.values() if not self._room.holds(j.jobid)]
+        for job in overdue(watched, now, self._job_timeout, self._restarted):
+            # Resumed after a restart and never heard of since: Discord showed nothing of it.
+            lost = job.jobid in self._recovered and job.updated <= self._restarted[job.jobid]
+            log.warning("job %s timed out%s", job.jobid, " after a restart" if lost else "")
+            await self._mutate(job.jobid, _expiry(now, LOST_ERROR if lost else STALE_ERROR))
 
 
 class _NoFetcher:
@@ -470,6 +570,10 @@ class _NoFetcher:
 
 def _age(job: Job) -> datetime:
     return job.created
+
+
+def _expiry(now: datetime, error: str) -> Callable[[Job], Job | None]:
+    return lambda job: expire(job, now, error)
 
 
 def _with_nonce(job: Job, nonce: str) -> Job | None:

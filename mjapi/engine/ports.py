@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Protocol
 
+from mjapi.domain.deliveries import Delivery
+from mjapi.domain.jobs import Job
 from mjapi.transports.base import Upload
 
 
 class Callbacks(Protocol):
-    """Delivers job callbacks to ``replyUrl`` in the background, in order per job."""
+    """The webhook outbox: callbacks are stored with the job change, then delivered."""
 
-    def send(self, jobid: str, url: str, body: dict[str, Any]) -> None: ...
+    def prepare(self, job: Job, now: datetime) -> Delivery:
+        """The callback reporting ``job`` as it is now (stored by ``Store.save_job``)."""
+        ...
+
+    def enqueue(self, delivery: Delivery) -> None:
+        """Deliver a stored callback in the background, after the job's earlier ones."""
+        ...
 
 
 class Fetcher(Protocol):

@@ -15,6 +15,8 @@ class JobOptions:
     max_jobs: int | None = None
     reply_url: str | None = None
     reply_ref: str | None = None
+    #: wait in the durable queue when no slot is free (None: the server's default)
+    queue: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,9 @@ class AccountSlots:
     def running(self, channel: str) -> set[str]:
         return set(self._by_channel.get(channel, ()))
 
+    def count(self, channel: str) -> int:
+        return len(self._by_channel.get(channel, ()))
+
     def counts(self) -> dict[str, int]:
         return {channel: len(jobs) for channel, jobs in self._by_channel.items()}
 

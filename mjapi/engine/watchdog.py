@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
 from mjapi.domain.jobs import Job
@@ -10,7 +10,21 @@ from mjapi.domain.jobs import Job
 STALE_ERROR = "Midjourney sent no update for this job in time"
 
 
-def overdue(jobs: Iterable[Job], now: datetime, timeout: float) -> list[Job]:
-    """Unfinished jobs whose last change is older than ``timeout`` seconds."""
+def overdue(
+    jobs: Iterable[Job],
+    now: datetime,
+    timeout: float,
+    restarted: Mapping[str, datetime] | None = None,
+) -> list[Job]:
+    """Unfinished jobs whose last change is older than ``timeout`` seconds.
+
+    ``restarted`` gives jobs a later starting point than their last change: when they left the
+    durable queue, or when a restart began watching them again.
+    """
     limit = now - timedelta(seconds=timeout)
-    return [job for job in jobs if not job.terminal and job.updated <= limit]
+    fresh = restarted or {}
+    return [
+        job
+        for job in jobs
+        if not job.terminal and max(job.updated, fresh.get(job.jobid, job.updated)) <= limit
+    ]

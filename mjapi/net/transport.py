@@ -176,7 +176,10 @@ class Outbound:
     #: how checked addresses are dialled; None is the real network
     dial: httpcore.AsyncNetworkBackend | None = None
 
-    def client(self, timeout: float) -> httpx.AsyncClient:
-        """A client that follows no redirect itself: callers check each hop (see fetch.py)."""
-        transport = GuardedTransport(self.guard, dial=self.dial)
+    def client(self, timeout: float, limits: httpx.Limits | None = None) -> httpx.AsyncClient:
+        """A client that follows no redirect itself: callers check each hop (see fetch.py).
+
+        ``limits``: the connection pool's (httpx's defaults when None).
+        """
+        transport = GuardedTransport(self.guard, dial=self.dial, limits=limits)
         return httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False)

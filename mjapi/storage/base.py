@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Protocol
 
 from mjapi.domain.accounts import Account
+from mjapi.domain.deliveries import Attempt, Delivery, DeliveryStatus
 from mjapi.domain.jobs import Child, Job
 
 
@@ -45,8 +46,13 @@ class JobStore(Protocol):
 
     async def get_job(self, jobid: str) -> Job | None: ...
 
-    async def save_job(self, job: Job) -> bool:
-        """Write ``job`` if the stored status may move to ``job.status``; False otherwise."""
+    async def save_job(self, job: Job, delivery: Delivery | None = None) -> bool:
+        """Write ``job`` if the stored status may move to ``job.status``; False otherwise.
+
+        ``delivery`` (the callback reporting this change) is inserted in the same transaction,
+        only when the job was written: a change and its callback are stored together or not at
+        all (the outbox).
+        """
         ...
 
     async def unfinished_jobs(self, owner: int | None = None) -> list[Job]:
@@ -95,7 +101,54 @@ class TokenStore(Protocol):
         ...
 
 
-class Store(JobStore, AccountStore, TokenStore, Protocol):
+class DeliveryStore(Protocol):
+    """The webhook outbox: deliveries, their attempts, and each user's signing secret."""
+
+    async def pending_deliveries(self) -> list[Delivery]:
+        """Every ``pending`` delivery with its attempts, in creation order (``seq``)."""
+        ...
+
+    async def record_attempt(
+        self, event_id: str, attempt: Attempt, status: DeliveryStatus, next_attempt: datetime
+    ) -> None:
+        """Store one attempt and the delivery's resulting status and next due time."""
+        ...
+
+    async def get_delivery(self, event_id: str) -> Delivery | None:
+        """The delivery with its attempts (oldest first)."""
+        ...
+
+    async def list_deliveries(
+        self,
+        owner: int,
+        *,
+        jobid: str | None = None,
+        status: DeliveryStatus | None = None,
+        limit: int = 100,
+    ) -> list[Delivery]:
+        """The owner's deliveries, newest first (``seq`` descending), with their attempts."""
+        ...
+
+    async def replay_delivery(
+        self, event_id: str, next_attempt: datetime, expires: datetime
+    ) -> Delivery | None:
+        """Make a delivery ``pending`` again (same event id, attempts kept); None if unknown."""
+        ...
+
+    async def prune_deliveries(self, before: datetime) -> int:
+        """Delete delivered and failed deliveries created before ``before``; how many went."""
+        ...
+
+    async def webhook_secret(self, user_id: int) -> str | None:
+        """The user's callback signing secret (stored encrypted), None before the first."""
+        ...
+
+    async def put_webhook_secret(self, user_id: int, secret: str) -> None:
+        """Set (or replace) the user's signing secret."""
+        ...
+
+
+class Store(JobStore, AccountStore, TokenStore, DeliveryStore, Protocol):
     """One database holding everything."""
 
     async def open(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
@@ -49,6 +50,30 @@ class Upload:
     filename: str
     content_type: str
     data: bytes
+
+
+@dataclass(frozen=True)
+class Resumable:
+    """What mjapi stored about a job that was running on Discord when the server stopped.
+
+    Enough to recognise the job's messages in the channel history: the keys the correlator
+    matches on (nonce, interaction id, message id, job hash) and, for a button job, the clicked
+    message and button (a U pick's result carries none of the other keys).
+    """
+
+    jobid: str
+    #: useapi verb (``imagine``, ``button``, ``describe``, ``seed_async``, ``info`` ...)
+    verb: str
+    #: when the job was created: history older than this is never the job's result
+    created: datetime
+    #: the interaction nonce (``seed:<hash>`` for seed jobs)
+    nonce: str | None = None
+    interaction_id: str | None = None
+    #: the job's progress (or latest) message
+    message_id: str | None = None
+    job_hash: str | None = None
+    #: button and seed jobs: the parent's message, the button's custom_id, the parent's hash
+    parent: ButtonTarget | None = None
 
 
 class BlendDimensions(StrEnum):
@@ -102,6 +127,16 @@ class Transport(Protocol):
 
         Idempotent: attaching an attached account with the same token does nothing; with a new
         token it reconnects.
+        """
+        ...
+
+    async def resume(self, account: Account, jobs: Sequence[Resumable]) -> None:
+        """Track jobs submitted before a restart, so their messages are recognised again.
+
+        Call before ``attach`` (the first READY then catches them up from the channel history)
+        or after it (the history is read at once). Whatever the history shows of them (started,
+        progress, the result, an error) comes through ``events()`` like live news; a job the
+        history does not show stays tracked, waiting for live messages.
         """
         ...
 

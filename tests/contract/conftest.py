@@ -46,6 +46,10 @@ class Backend(Protocol):
 
     async def index_names(self) -> set[str]: ...
 
+    async def row_count(self, table: str) -> int:
+        """How many rows ``table`` holds, counted around the store."""
+        ...
+
     async def applied_migrations(self) -> list[tuple[int, str, str]]:
         """(version, name, applied time as text) rows of ``schema_migrations``."""
         ...
@@ -80,6 +84,10 @@ class SqliteBackend:
         rows = await self._fetch("SELECT name FROM sqlite_master WHERE type = 'index'")
         return {str(row[0]) for row in rows if not str(row[0]).startswith("sqlite_autoindex")}
 
+    async def row_count(self, table: str) -> int:
+        rows = await self._fetch(f"SELECT count(*) FROM {table}")
+        return int(rows[0][0])
+
     async def applied_migrations(self) -> list[tuple[int, str, str]]:
         rows = await self._fetch("SELECT version, name, applied FROM schema_migrations")
         return sorted((int(row[0]), str(row[1]), str(row[2])) for row in rows)
@@ -112,7 +120,9 @@ class PostgresBackend:
 
     async def raw_dump(self) -> bytes:
         rows = []
-        for table in ("jobs", "accounts", "api_tokens", "profiles"):
+        tables = ["jobs", "accounts", "api_tokens", "profiles"]
+        tables += ["deliveries", "delivery_attempts", "webhook_secrets"]
+        for table in tables:
             rows += await self._fetch(f"SELECT t::text FROM {table} t")
         return "\n".join(str(row[0]) for row in rows).encode()
 
@@ -129,6 +139,10 @@ class PostgresBackend:
             "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
         )
         return {str(row[0]) for row in rows if not str(row[0]).endswith("_pkey")}
+
+    async def row_count(self, table: str) -> int:
+        rows = await self._fetch(f"SELECT count(*) FROM {table}")
+        return int(rows[0][0])
 
     async def applied_migrations(self) -> list[tuple[int, str, str]]:
         rows = await self._fetch("SELECT version, name, applied::text FROM schema_migrations")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
+from datetime import timedelta
 
 import asyncpg
 import pytest
 
-from mjapi.domain.jobs import Child, JobStatus
-from mjapi.storage import codec
+from mjapi.domain.deliveries import Delivery
+from mjapi.domain.jobs import Child, Job, JobStatus
+from mjapi.storage import codec, delivery_codec
 from mjapi.storage.base import Store
 from mjapi.storage.postgres import store as postgres_store
 from mjapi.storage.queries import Migration
@@ -29,6 +32,10 @@ EXPECTED_INDEXES = {
     "jobs_job_hash",
     "accounts_owner",
     "api_tokens_user_id",
+    "deliveries_pending",
+    "deliveries_owner_seq",
+    "deliveries_jobid_seq",
+    "deliveries_created",
 }
 
 
@@ -36,7 +43,7 @@ EXPECTED_INDEXES = {
 CONSTRAINT_ERRORS = (sqlite3.IntegrityError, asyncpg.CheckViolationError)
 
 #: The migrations shipped, the same in both dialects.
-EXPECTED_MIGRATIONS = [(1, "init"), (2, "job_results_and_profiles")]
+EXPECTED_MIGRATIONS = [(1, "init"), (2, "job_results_and_profiles"), (3, "webhook_outbox")]
 
 #: The jobs columns of schema version 1: what a job row held before migration 0002.
 V1_JOB_COLUMNS = codec.JOB_COLUMNS[: codec.JOB_COLUMNS.index("extra") + 1]
@@ -53,6 +60,10 @@ async def test_schema_matches_the_codec(store: Store, backend: Backend) -> None:
     assert await backend.columns("accounts") == list(codec.ACCOUNT_COLUMNS)
     assert await backend.columns("api_tokens") == ["token_hash", "user_id", "created", "label"]
     assert await backend.columns("profiles") == list(codec.PROFILE_COLUMNS)
+    event_id, *rest = delivery_codec.DELIVERY_COLUMNS
+    assert await backend.columns("deliveries") == [event_id, "seq", *rest]
+    assert await backend.columns("delivery_attempts") == list(delivery_codec.ATTEMPT_COLUMNS)
+    assert await backend.columns("webhook_secrets") == ["user_id", "secret_enc", "created"]
     assert await backend.index_names() == EXPECTED_INDEXES
 
 
@@ -91,7 +102,7 @@ async def test_rows_of_version_1_read_back_with_the_new_defaults(
         assert stored.children[-1] == Child("U4", "job-child-4")
     finally:
         await store.close()
-    assert [version for version, _, _ in await backend.applied_migrations()] == [1, 2]
+    assert [version for version, _, _ in await backend.applied_migrations()] == [1, 2, 3]
 
 
 async def test_the_schema_refuses_half_a_seed(store: Store, backend: Backend) -> None:
@@ -101,6 +112,57 @@ async def test_the_schema_refuses_half_a_seed(store: Store, backend: Backend) ->
         with pytest.raises(CONSTRAINT_ERRORS, match=r"(?i)check constraint"):
             await backend.insert_row("jobs", {**row, half: None})
     assert await store.get_job("job-full") is None
+
+
+async def test_a_database_of_version_2_takes_the_outbox(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """0003 applies over the jobs of the previous release, which then get callbacks."""
+    module = sqlite_store if backend.name == "sqlite" else postgres_store
+    with monkeypatch.context() as previous_release:
+        previous_release.setattr(module, "MIGRATIONS", module.MIGRATIONS[:2])
+        old = backend.new_store()
+        await old.open()
+        try:
+            await old.insert_job(full_job())
+        finally:
+            await old.close()
+    assert await backend.columns("deliveries") == []
+
+    store = backend.new_store()
+    await store.open()
+    try:
+        completed = full_job().evolve(status=JobStatus.COMPLETED)
+        callback = _callback(completed)
+        assert await store.save_job(completed, callback)
+        assert await store.pending_deliveries() == [replace(callback, seq=1)]
+    finally:
+        await store.close()
+    assert [version for version, _, _ in await backend.applied_migrations()] == [1, 2, 3]
+
+
+async def test_the_schema_refuses_an_unknown_delivery_status(
+    store: Store, backend: Backend
+) -> None:
+    row = delivery_codec.delivery_to_row(_callback(full_job()))
+    with pytest.raises(CONSTRAINT_ERRORS, match=r"(?i)check constraint"):
+        await backend.insert_row("deliveries", {**row, "status": "lost"})
+    assert await backend.row_count("deliveries") == 0
+
+
+def _callback(job: Job) -> Delivery:
+    moment = job.updated
+    return Delivery(
+        "evt-1",
+        job.jobid,
+        job.owner,
+        "https://example.test/cb",
+        job.status.value,
+        '{"a": 1}',
+        moment,
+        moment,
+        moment + timedelta(days=1),
+    )
 
 
 async def test_reopening_applies_no_migration_again(backend: Backend) -> None:

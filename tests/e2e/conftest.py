@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,21 @@ from mjapi.storage.base import ApiToken, Store
 from tests.servers import CallbackSink, serve_asgi
 
 DISCORD_TOKEN = "e2e-simulated-discord-token-alpha"
+#: Every Discord token the e2e modules configure contains one of these.
+TOKEN_MARKS = ("simulated-discord-token", "crash-test-account-token")
+
+
+@pytest.fixture(autouse=True)
+def no_discord_token_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Every e2e test: mjapi's log records, at every level, never hold a Discord token."""
+    caplog.set_level(logging.DEBUG, logger="mjapi")
+    yield
+    leaked = [
+        record.getMessage()
+        for record in caplog.records
+        if any(mark in record.getMessage() for mark in TOKEN_MARKS)
+    ]
+    assert leaked == []
 
 
 @dataclass
@@ -64,6 +80,8 @@ async def stack(
                 "ack_timeout": 10,
                 "gateway_ready_timeout": 10,
                 "allow_private_urls": True,
+                # The suites make many requests quickly; test_webhooks checks the limit itself.
+                "rate_limit": 0,
                 **stack_settings,
             },
         )

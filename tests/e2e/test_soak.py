@@ -27,11 +27,12 @@ SEED = 20261124
 
 @pytest.fixture
 def simulator_config() -> SimulatorConfig:
-    # A job takes about a second (a real one about a minute): longer than the gap while a client
-    # identifies anew after a non-resumable INVALID_SESSION. A job whose whole life falls inside
-    # that gap leaves only nonce-less finished grids in the history, which nothing but prompt
-    # text could pair with it, and mjapi never pairs by prompt text.
-    return SimulatorConfig(step_delay=0.1, heartbeat_interval_ms=1000)
+    # A job takes about two seconds (a real one about a minute): longer than the gap while a
+    # client identifies anew after a non-resumable INVALID_SESSION (reconnect backoff plus the
+    # 0.2-1 s op 9 pause). A job whose whole life falls inside that gap leaves only nonce-less
+    # finished grids in the history, which nothing but prompt text could pair with it, and mjapi
+    # never pairs by prompt text. With ~1 s jobs that happened in about one run in four.
+    return SimulatorConfig(step_delay=0.2, heartbeat_interval_ms=1000)
 
 
 @pytest.fixture

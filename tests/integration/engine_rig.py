@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -15,7 +17,7 @@ from mjapi.engine import Engine, ImagineRequest
 from mjapi.engine.requests import JobOptions
 from mjapi.storage.crypto import TokenCipher
 from mjapi.storage.sqlite import SqliteStore
-from mjapi.webhooks.delivery import CallbackSender
+from mjapi.webhooks.outbox import Outbox
 from tests.fakes import CallbackReceiver, FakeTransport
 
 OWNER = 7
@@ -28,19 +30,32 @@ class Rig:
     store: SqliteStore
     clock: FakeClock
     receiver: CallbackReceiver
-    callbacks: CallbackSender
+    callbacks: Outbox
 
 
-async def open_rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    """A started engine on SQLite in ``tmp_path``; closed when the generator ends."""
+async def open_rig(
+    tmp_path: Path,
+    *,
+    transport: FakeTransport | None = None,
+    clock: FakeClock | None = None,
+    **engine_options: Any,
+) -> AsyncIterator[Rig]:
+    """A started engine on SQLite in ``tmp_path``; closed when the generator ends.
+
+    Opening a second rig on the same folder after the first closed models a server restart.
+    """
     store = SqliteStore(tmp_path / "db.sqlite3", TokenCipher.from_settings(tmp_path, None))
     await store.open()
-    transport, clock, receiver = FakeTransport(), FakeClock(), CallbackReceiver()
-    client = httpx.AsyncClient(transport=httpx.MockTransport(receiver))
-    callbacks = CallbackSender(client)
-    engine = Engine(
-        store, transport, callbacks, clock, ack_timeout=2, job_timeout=60, rng=random.Random(3)
+    transport, clock, receiver = (
+        transport or FakeTransport(),
+        clock or FakeClock(),
+        CallbackReceiver(),
     )
+    client = httpx.AsyncClient(transport=httpx.MockTransport(receiver))
+    callbacks = Outbox(store, client, clock)
+    await callbacks.start()
+    options: dict[str, Any] = {"ack_timeout": 2, "job_timeout": 60, "rng": random.Random(3)}
+    engine = Engine(store, transport, callbacks, clock, **(options | engine_options))
     await engine.start()
     try:
         yield Rig(engine, transport, store, clock, receiver, callbacks)
@@ -64,5 +79,19 @@ def imagine(
     max_jobs: int | None = None,
     reply_url: str | None = None,
     reply_ref: str | None = None,
+    queue: bool | None = None,
 ) -> ImagineRequest:
-    return ImagineRequest(prompt, JobOptions(channel, max_jobs, reply_url, reply_ref))
+    return ImagineRequest(prompt, JobOptions(channel, max_jobs, reply_url, reply_ref, queue))
+
+
+async def eventually(check: Callable[[], bool], seconds: float = 3.0) -> None:
+    """Wait for background work (dispatch, callbacks run in their own tasks) to make ``check``
+    true; fail after ``seconds``."""
+    for _ in range(int(seconds / POLL)):
+        if check():
+            return
+        await asyncio.sleep(POLL)
+    raise AssertionError(f"still false after {seconds} s")
+
+
+POLL = 0.005

@@ -529,8 +529,9 @@ async def test_a_gateway_lost_for_good_fails_the_running_jobs() -> None:
             submitted.set()
             disabled, failed = await all_events_until_done(transport, "job-1")
             # The runner is dead for good but kept its session id: a new job must be refused at
-            # once instead of being posted into the void (review finding B1).
-            with pytest.raises(TransportError, match="no live gateway session"):
+            # once instead of being posted into the void (review finding B1), and as what it is:
+            # a rejected token (the engine answers 596), not a generic gateway failure (502).
+            with pytest.raises(DiscordAuthError):
                 await transport.imagine(acct, "job-2", "dog")
         finally:
             await transport.close()

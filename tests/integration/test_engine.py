@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from mjapi.clock import FakeClock
+from mjapi.domain.deliveries import Delivery
 from mjapi.domain.events import JobCompleted, JobFailed, JobProgressed
 from mjapi.domain.jobs import Attachment, Button, Job, JobStatus
 from mjapi.engine import Engine
@@ -16,7 +17,7 @@ from mjapi.errors import Busy, DiscordAuthError, NotFound, PendingModeration, Ra
 from mjapi.logs import redact
 from mjapi.storage.crypto import TokenCipher
 from mjapi.storage.sqlite import SqliteStore
-from mjapi.webhooks.delivery import CallbackSender
+from mjapi.webhooks.outbox import Outbox
 from tests.fakes import FakeTransport
 from tests.integration.engine_rig import OWNER, Rig, imagine, settle
 
@@ -53,7 +54,7 @@ async def test_imagine_answers_started_and_completes(rig: Rig) -> None:
     )
     await settle(rig, job.jobid, JobStatus.COMPLETED)
     assert rig.engine.running(OWNER) == []
-    await rig.callbacks.drain()
+    await rig.callbacks.drain(10)
     assert rig.receiver.statuses(job.jobid) == ["started", "progress", "completed"]
     assert rig.receiver.bodies[-1]["replyRef"] == "r1"
     stored = await rig.store.get_job(job.jobid)
@@ -139,11 +140,11 @@ class FlakyStore(SqliteStore):
 
     failures = 0
 
-    async def save_job(self, job: Job) -> bool:
+    async def save_job(self, job: Job, delivery: Delivery | None = None) -> bool:
         if self.failures:
             self.failures -= 1
             raise OSError("database is locked")
-        return await super().save_job(job)
+        return await super().save_job(job, delivery)
 
 
 async def test_an_event_survives_a_failing_store(tmp_path: Path) -> None:
@@ -151,7 +152,8 @@ async def test_an_event_survives_a_failing_store(tmp_path: Path) -> None:
     await store.open()
     transport = FakeTransport()
     async with httpx.AsyncClient() as client:
-        engine = Engine(store, transport, CallbackSender(client), FakeClock())
+        clock = FakeClock()
+        engine = Engine(store, transport, Outbox(store, client, clock), clock)
         await engine.start()
         try:
             await engine.accounts.add(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 1)
@@ -176,7 +178,7 @@ async def test_watchdog_fails_quiet_jobs_and_late_events_are_ignored(rig: Rig) -
     rig.transport.emit(JobCompleted(job.jobid, "m-2", "late", "t", (), (), None))
     await rig.transport.applied()
     assert (await rig.engine.job(OWNER, job.jobid)).status is JobStatus.FAILED
-    await rig.callbacks.drain()
+    await rig.callbacks.drain(10)
     assert rig.receiver.statuses(job.jobid) == ["started", "failed"]
     assert rig.transport.forgotten == [job.jobid], "the transport must stop correlating it"
 

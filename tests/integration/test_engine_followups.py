@@ -18,7 +18,7 @@ from mjapi.errors import BadRequest, NotFound
 from mjapi.storage.crypto import TokenCipher
 from mjapi.storage.sqlite import SqliteStore
 from mjapi.transports.base import Setting
-from mjapi.webhooks.delivery import CallbackSender
+from mjapi.webhooks.outbox import Outbox
 from tests.fakes import FakeTransport
 
 OWNER = 3
@@ -58,7 +58,8 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     await store.open()
     transport = FakeTransport()
     async with httpx.AsyncClient() as client:
-        engine = Engine(store, transport, CallbackSender(client), FakeClock(), ack_timeout=2)
+        clock = FakeClock()
+        engine = Engine(store, transport, Outbox(store, client, clock), clock, ack_timeout=2)
         await engine.start()
         await engine.accounts.add(OWNER, "token-for-followups-0123456789", 5)
         yield Rig(engine, transport, store)

@@ -9,7 +9,6 @@ guard that let something through would show up as a stray dial, not as a packet 
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
@@ -27,7 +26,9 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from mjapi.app import create_app
-from mjapi.clock import SystemClock
+from mjapi.clock import FakeClock, SystemClock
+from mjapi.domain.deliveries import DeliveryStatus
+from mjapi.domain.jobs import JobStatus
 from mjapi.domain.tokens import hash_token, new_token
 from mjapi.fetch import HttpFetcher
 from mjapi.net import Outbound, ResolutionFailed, UrlGuard
@@ -35,7 +36,10 @@ from mjapi.net.addresses import Address
 from mjapi.net.guard import system_resolver
 from mjapi.settings import Settings
 from mjapi.storage.base import ApiToken, Store
-from mjapi.webhooks.delivery import CallbackSender, RetryPolicy
+from mjapi.webhooks.outbox import Outbox, OutboxConfig
+from mjapi.webhooks.policy import RetryPolicy
+from tests.factories import make_job
+from tests.fakes import MemoryDeliveries
 from tests.servers import CallbackSink, serve_asgi
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -310,44 +314,55 @@ async def test_the_system_resolver_reads_getaddrinfo_answers(host: str) -> None:
 # -- callbacks ---------------------------------------------------------------------------------
 
 
-async def sender(world: World, attempts: int = 3) -> tuple[CallbackSender, httpx.AsyncClient]:
-    client = world.outbound().client(5)
+@dataclass
+class Callbacks:
+    """An outbox over an in-memory outbox store; retries pass on a fake clock, not in real time."""
 
-    async def no_wait(seconds: float) -> None:
-        return None
+    outbox: Outbox
+    store: MemoryDeliveries
+    clock: FakeClock
 
-    policy = RetryPolicy(attempts=attempts)
-    return CallbackSender(client, policy, rng=random.Random(1), sleep=no_wait), client
+    def send(self, jobid: str, url: str) -> str:
+        job = make_job(jobid=jobid, owner=1, status=JobStatus.STARTED, reply_url=url)
+        delivery = self.store.add(self.outbox.prepare(job, self.clock.now()))
+        self.outbox.enqueue(delivery)
+        return delivery.event_id
+
+
+def callbacks_through(client: httpx.AsyncClient) -> Callbacks:
+    store, clock = MemoryDeliveries(), FakeClock()
+
+    async def pause(nudge: asyncio.Event, seconds: float) -> None:
+        clock.advance(seconds)
+
+    config = OutboxConfig(RetryPolicy(first_delay=1, max_delay=1, period=3))
+    outbox = Outbox(store, client, clock, config, rng=random.Random(1), pause=pause)
+    return Callbacks(outbox, store, clock)
 
 
 async def test_a_callback_to_a_public_host_is_delivered(world: World) -> None:
-    callbacks, client = await sender(world)
-    async with client:
-        callbacks.send(
-            "job-1", "http://hooks.example/hook", {"jobid": "job-1", "status": "started"}
-        )
-        await callbacks.drain()
+    async with world.outbound().client(5) as client:
+        callbacks = callbacks_through(client)
+        callbacks.send("job-1", "http://hooks.example/hook")
+        await callbacks.outbox.drain(10)
     assert world.sink.statuses("job-1") == ["started"]
 
 
 async def test_a_callback_host_that_rebinds_to_a_private_address_is_never_called(
-    world: World, caplog: pytest.LogCaptureFixture
+    world: World,
 ) -> None:
     url = "http://hooks.example/hook"
     await world.outbound().guard.check(url)  # what the request-time check saw: public
     world.resolver.table["hooks.example"] = ["127.0.0.1"]  # then the DNS answer changes
-    callbacks, client = await sender(world, attempts=3)
-    with caplog.at_level(logging.INFO, logger="mjapi.webhooks.delivery"):
-        async with client:
-            callbacks.send("job-2", url, {"jobid": "job-2", "status": "started"})
-            await callbacks.drain()
-    refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
-    assert (
-        refused
-        == [f"callback for job-2 to {url} refused: it resolves to a loopback address (127.0.0.1)"]
-        * 3
-    )
-    assert any("gave up after 3 attempts" in r.getMessage() for r in caplog.records)
+    async with world.outbound().client(5) as client:
+        callbacks = callbacks_through(client)
+        event_id = callbacks.send("job-2", url)
+        await callbacks.outbox.drain(10)
+    stored = callbacks.store.rows[event_id]
+    assert stored.status is DeliveryStatus.FAILED
+    assert len(stored.attempts) >= 3
+    refusal = "refused by the URL guard: it resolves to a loopback address (127.0.0.1)"
+    assert {a.error for a in stored.attempts} == {refusal}
     assert world.sink.bodies == [] and world.dial.strays == []
 
 
@@ -367,9 +382,9 @@ async def test_allowing_private_urls_lets_loopback_images_and_callbacks_through(
 ) -> None:
     async with world.outbound(allow_private=True).client(5) as client:
         image = await HttpFetcher(client).image(world.loopback_image)
-        callbacks = CallbackSender(client)
-        callbacks.send("job-3", f"http://127.0.0.1:{world.sink_port}/hook", {"jobid": "job-3"})
-        await callbacks.drain()
+        callbacks = callbacks_through(client)
+        callbacks.send("job-3", f"http://127.0.0.1:{world.sink_port}/hook")
+        await callbacks.outbox.drain(10)
     assert image.data == PNG
     assert len(world.sink.bodies) == 1
 

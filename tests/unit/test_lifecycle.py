@@ -78,3 +78,12 @@ def test_predecessors_mirror_the_table() -> None:
         for source in JobStatus:
             assert (source in predecessors(target)) == can_move(source, target)
     assert predecessors(JobStatus.CREATED) == {JobStatus.CREATED}
+
+
+def test_progress_keeps_the_job_hash_once_known() -> None:
+    # Stored early so that a restart can find the result by it (recovery.py).
+    hashed = JobProgressed(JOBID, "m1", "(31%)", 31, "ts", job_hash="abc")
+    job = apply_event(make_job(), hashed, LATER)
+    assert job is not None and job.job_hash == "abc"
+    later = apply_event(job, JobProgressed(JOBID, "m1", "(62%)", 62, "ts"), LATER)
+    assert later is not None and later.job_hash == "abc"

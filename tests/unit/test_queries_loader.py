@@ -64,7 +64,11 @@ def test_shipped_query_files_load(package: str) -> None:
 def test_both_dialects_have_the_same_migrations() -> None:
     sqlite, postgres = (load_migrations(package) for package in DIALECTS)
     assert [(m.version, m.name) for m in sqlite] == [(m.version, m.name) for m in postgres]
-    assert [(m.version, m.name) for m in sqlite] == [(1, "init"), (2, "job_results_and_profiles")]
+    assert [(m.version, m.name) for m in sqlite] == [
+        (1, "init"),
+        (2, "job_results_and_profiles"),
+        (3, "webhook_outbox"),
+    ]
 
 
 def _fake_package(root: Path, files: dict[str, str]) -> str:

@@ -86,6 +86,7 @@ async def post_account(request: Request, caller: CallerDep, engine: EngineDep) -
     body = await read_body(request)
     token = validation.discord_token(body)
     account, created = await engine.accounts.add(caller, token, validation.max_jobs(body))
+    engine.wake(account.channel)  # maybe more slots now
     status = 201 if created else 200
     reply = {
         "discord": account.masked_token,
@@ -144,6 +145,7 @@ async def post_server_account(
 )
 async def delete_account(channel: str, caller: CallerDep, engine: EngineDep) -> Response:
     await engine.accounts.delete(caller, channel)
+    engine.wake(channel)  # its waiting jobs can no longer run: they fail now
     return Response(status_code=204)
 
 
@@ -155,4 +157,5 @@ async def delete_account(channel: str, caller: CallerDep, engine: EngineDep) -> 
 )
 async def reset_account(channel: str, caller: CallerDep, engine: EngineDep) -> Response:
     await engine.accounts.reset(caller, channel)
+    engine.wake(channel)  # back in rotation: its waiting jobs may start
     return Response(status_code=204)

@@ -144,3 +144,83 @@ SET last_id = greatest(
 ) + 1
 WHERE singleton = 1
 RETURNING last_id
+
+-- name: insert_delivery
+-- $1..$10 follow delivery_codec.DELIVERY_COLUMNS; seq is the identity's. Runs inside
+-- save_job's transaction, after the job's UPDATE succeeded. No row back = the event id
+-- exists: the store raises DuplicateKey and rolls back.
+INSERT INTO deliveries (
+    event_id, jobid, owner, url, event, body, created, next_attempt, expires, status
+) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+ON CONFLICT (event_id) DO NOTHING
+RETURNING seq
+
+-- name: insert_attempt
+-- $1..$6 follow delivery_codec.ATTEMPT_COLUMNS. No row back = this attempt number is already
+-- recorded.
+INSERT INTO delivery_attempts (event_id, number, at, duration_ms, status_code, error)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (event_id, number) DO NOTHING
+RETURNING number
+
+-- name: set_delivery_status
+-- No row back = unknown event id.
+UPDATE deliveries SET status = $2, next_attempt = $3
+WHERE event_id = $1
+RETURNING event_id
+
+-- name: get_delivery
+SELECT * FROM deliveries WHERE event_id = $1
+
+-- name: pending_deliveries
+-- The literal 'pending' matches the partial index deliveries_pending.
+SELECT * FROM deliveries WHERE status = 'pending' ORDER BY seq
+
+-- name: list_deliveries
+-- $2: a status, or NULL for any.
+SELECT * FROM deliveries
+WHERE owner = $1 AND ($2::text IS NULL OR status = $2)
+ORDER BY seq DESC
+LIMIT $3
+
+-- name: list_job_deliveries
+-- Apart from list_deliveries so that a generic plan still uses deliveries_jobid_seq.
+SELECT * FROM deliveries
+WHERE jobid = $4 AND owner = $1 AND ($2::text IS NULL OR status = $2)
+ORDER BY seq DESC
+LIMIT $3
+
+-- name: attempts_of_deliveries
+-- The attempts of every delivery in $1, in one query.
+SELECT * FROM delivery_attempts
+WHERE event_id = ANY($1::text[])
+ORDER BY event_id, number
+
+-- name: replay_delivery
+UPDATE deliveries SET status = 'pending', next_attempt = $2, expires = $3
+WHERE event_id = $1
+RETURNING *
+
+-- name: prune_deliveries
+-- Settled deliveries made before the cut and not attempted since (a replayed one stays listed
+-- for the whole retention after its last attempt). Their attempts go with them (ON DELETE
+-- CASCADE); the count of deliveries deleted comes back.
+WITH pruned AS (
+    DELETE FROM deliveries WHERE created < $1 AND status <> 'pending'
+      AND NOT EXISTS (
+          SELECT 1 FROM delivery_attempts AS a
+          WHERE a.event_id = deliveries.event_id AND a.at >= $1
+      )
+    RETURNING 1
+)
+SELECT count(*) FROM pruned
+
+-- name: get_webhook_secret
+SELECT secret_enc FROM webhook_secrets WHERE user_id = $1
+
+-- name: upsert_webhook_secret
+-- created is the column default (now), for a new secret and a replaced one alike.
+INSERT INTO webhook_secrets (user_id, secret_enc) VALUES ($1, $2)
+ON CONFLICT (user_id) DO UPDATE SET
+    secret_enc = excluded.secret_enc,
+    created = excluded.created

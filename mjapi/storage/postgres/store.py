@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any, Literal, TypeAlias
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from mjapi.domain.accounts import Account
+from mjapi.domain.deliveries import Attempt, Delivery, DeliveryStatus
 from mjapi.domain.jobs import Child, Job
-from mjapi.errors import DuplicateKey
+from mjapi.errors import DuplicateKey, NotFound
 from mjapi.storage.base import ApiToken, UserProfile
 from mjapi.storage.codec import (
     ACCOUNT_COLUMNS,
@@ -28,12 +32,24 @@ from mjapi.storage.codec import (
     utc,
 )
 from mjapi.storage.crypto import TokenCipher
+from mjapi.storage.delivery_codec import (
+    ATTEMPT_COLUMNS,
+    DELIVERY_COLUMNS,
+    attempt_to_row,
+    check_limit,
+    check_reports,
+    deliveries_from_rows,
+    delivery_to_row,
+)
 from mjapi.storage.queries import Migration, load_migrations, load_queries
 
 log = logging.getLogger(__name__)
 
 QUERIES = load_queries("mjapi.storage.postgres")
 MIGRATIONS = load_migrations("mjapi.storage.postgres")
+
+#: A connection taken from the pool (what transactions run on).
+Connection: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"  # subscriptable for mypy only
 
 
 class PostgresStore:
@@ -75,9 +91,16 @@ class PostgresStore:
         row = await self._fetchrow("get_job", jobid)
         return None if row is None else job_from_row(row)
 
-    async def save_job(self, job: Job) -> bool:
-        allowed = allowed_sources(job.status)
-        return await self._fetchval("save_job", *_job_args(job), allowed) is not None
+    async def save_job(self, job: Job, delivery: Delivery | None = None) -> bool:
+        args = [*_job_args(job), allowed_sources(job.status)]
+        if delivery is None:
+            return await self._fetchval("save_job", *args) is not None
+        check_reports(job, delivery)
+        async with self._transaction() as connection:  # the outbox: both rows, or neither
+            if await connection.fetchval(QUERIES["save_job"], *args) is None:
+                return False
+            await _insert_delivery(connection, delivery)
+        return True
 
     async def unfinished_jobs(self, owner: int | None = None) -> list[Job]:
         if owner is None:
@@ -132,7 +155,78 @@ class PostgresStore:
         row = profile_to_row(profile)
         await self._execute("upsert_profile", *(row[column] for column in PROFILE_COLUMNS))
 
+    # -- webhook outbox
+
+    async def pending_deliveries(self) -> list[Delivery]:
+        return await self._deliveries("pending_deliveries")
+
+    async def record_attempt(
+        self, event_id: str, attempt: Attempt, status: DeliveryStatus, next_attempt: datetime
+    ) -> None:
+        args = (event_id, status.value, utc(next_attempt))
+        async with self._transaction() as connection:
+            # The delivery's row first: its lock orders this attempt after a concurrent replay.
+            if await connection.fetchval(QUERIES["set_delivery_status"], *args) is None:
+                raise NotFound(f"Unable to locate delivery {event_id}")
+            await _insert_attempt(connection, event_id, attempt)
+
+    async def get_delivery(self, event_id: str) -> Delivery | None:
+        found = await self._deliveries("get_delivery", event_id)
+        return found[0] if found else None
+
+    async def list_deliveries(
+        self,
+        owner: int,
+        *,
+        jobid: str | None = None,
+        status: DeliveryStatus | None = None,
+        limit: int = 100,
+    ) -> list[Delivery]:
+        check_limit(limit)
+        args = (owner, None if status is None else status.value, limit)
+        if jobid is None:
+            return await self._deliveries("list_deliveries", *args)
+        return await self._deliveries("list_job_deliveries", *args, jobid)
+
+    async def replay_delivery(
+        self, event_id: str, next_attempt: datetime, expires: datetime
+    ) -> Delivery | None:
+        args = (event_id, utc(next_attempt), utc(expires))
+        async with self._transaction() as connection:
+            rows = await connection.fetch(QUERIES["replay_delivery"], *args)
+            found = await _with_attempts(connection, rows)
+        return found[0] if found else None
+
+    async def prune_deliveries(self, before: datetime) -> int:
+        return int(await self._fetchval("prune_deliveries", utc(before)))
+
+    async def webhook_secret(self, user_id: int) -> str | None:
+        encrypted = await self._fetchval("get_webhook_secret", user_id)
+        return None if encrypted is None else self._cipher.decrypt(encrypted)
+
+    async def put_webhook_secret(self, user_id: int, secret: str) -> None:
+        await self._execute("upsert_webhook_secret", user_id, self._cipher.encrypt(secret))
+
+    async def _deliveries(self, name: str, *args: Any) -> list[Delivery]:
+        """The deliveries query ``name`` selects, with their attempts.
+
+        Both queries read one snapshot: an attempt committed in between cannot show up next to
+        the status it replaced.
+        """
+        async with self._transaction(snapshot=True) as connection:
+            return await _with_attempts(connection, await connection.fetch(QUERIES[name], *args))
+
     # -- plumbing
+
+    @asynccontextmanager
+    async def _transaction(self, *, snapshot: bool = False) -> AsyncIterator[Connection]:
+        """A pooled connection inside a transaction (READ COMMITTED, or a read-only snapshot)."""
+        isolation: Literal["repeatable_read"] | None = "repeatable_read" if snapshot else None
+        async with (
+            self._open_pool().acquire() as connection,
+            connection.transaction(isolation=isolation, readonly=snapshot),
+        ):
+            yield connection
 
     async def _execute(self, name: str, *args: Any) -> None:
         await self._open_pool().execute(QUERIES[name], *args)
@@ -150,6 +244,32 @@ class PostgresStore:
         if self._pool is None:
             raise RuntimeError("the PostgreSQL store is not open: call open() first")
         return self._pool
+
+
+async def _insert_delivery(connection: Connection, delivery: Delivery) -> None:
+    """Insert a new delivery and its attempts, if any, inside the caller's transaction."""
+    row = delivery_to_row(delivery)
+    args = [row[column] for column in DELIVERY_COLUMNS]
+    if await connection.fetchval(QUERIES["insert_delivery"], *args) is None:
+        raise DuplicateKey(f"delivery {delivery.event_id} already exists")
+    for attempt in delivery.attempts:
+        await _insert_attempt(connection, delivery.event_id, attempt)
+
+
+async def _insert_attempt(connection: Connection, event_id: str, attempt: Attempt) -> None:
+    row = attempt_to_row(event_id, attempt)
+    args = [row[column] for column in ATTEMPT_COLUMNS]
+    if await connection.fetchval(QUERIES["insert_attempt"], *args) is None:
+        raise DuplicateKey(f"attempt {attempt.number} of delivery {event_id} already exists")
+
+
+async def _with_attempts(connection: Connection, rows: list[asyncpg.Record]) -> list[Delivery]:
+    """Deliveries of ``rows``, their attempts read in one query on ``connection``."""
+    if not rows:
+        return []
+    event_ids = [row["event_id"] for row in rows]
+    attempts = await connection.fetch(QUERIES["attempts_of_deliveries"], event_ids)
+    return deliveries_from_rows(rows, attempts)
 
 
 def _job_args(job: Job) -> list[Any]:
@@ -173,7 +293,7 @@ async def _migrate(pool: asyncpg.Pool[asyncpg.Record]) -> None:
             await connection.execute(QUERIES["unlock_migrations"])
 
 
-async def _apply(connection: PoolConnectionProxy[asyncpg.Record], migration: Migration) -> None:
+async def _apply(connection: Connection, migration: Migration) -> None:
     async with connection.transaction():
         # No arguments: asyncpg sends the script with the simple protocol, several statements ok.
         await connection.execute(migration.sql)

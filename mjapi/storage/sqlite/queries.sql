@@ -137,3 +137,80 @@ SET last_id = max(
 ) + 1
 WHERE singleton = 1
 RETURNING last_id
+
+-- name: insert_delivery
+-- Runs inside save_job's transaction, after the job's UPDATE succeeded. seq is left to the
+-- database. No row back = the event id exists: the store raises DuplicateKey and rolls back.
+INSERT INTO deliveries (
+    event_id, jobid, owner, url, event, body, created, next_attempt, expires, status
+) VALUES (
+    :event_id, :jobid, :owner, :url, :event, :body, :created, :next_attempt, :expires, :status
+)
+ON CONFLICT (event_id) DO NOTHING
+RETURNING seq
+
+-- name: insert_attempt
+-- No row back = this attempt number is already recorded.
+INSERT INTO delivery_attempts (event_id, number, at, duration_ms, status_code, error)
+VALUES (:event_id, :number, :at, :duration_ms, :status_code, :error)
+ON CONFLICT (event_id, number) DO NOTHING
+RETURNING number
+
+-- name: set_delivery_status
+-- No row back = unknown event id.
+UPDATE deliveries SET status = :status, next_attempt = :next_attempt
+WHERE event_id = :event_id
+RETURNING event_id
+
+-- name: get_delivery
+SELECT * FROM deliveries WHERE event_id = :event_id
+
+-- name: pending_deliveries
+-- The literal 'pending' matches the partial index deliveries_pending.
+SELECT * FROM deliveries WHERE status = 'pending' ORDER BY seq
+
+-- name: list_deliveries
+SELECT * FROM deliveries
+WHERE owner = :owner AND (:status IS NULL OR status = :status)
+ORDER BY seq DESC
+LIMIT :limit
+
+-- name: list_job_deliveries
+-- Apart from list_deliveries so that the planner can use deliveries_jobid_seq: a jobid is
+-- known when the query is prepared, not only when it runs.
+SELECT * FROM deliveries
+WHERE jobid = :jobid AND owner = :owner AND (:status IS NULL OR status = :status)
+ORDER BY seq DESC
+LIMIT :limit
+
+-- name: attempts_of_deliveries
+-- The attempts of every delivery in :event_ids (a JSON array), in one query.
+SELECT * FROM delivery_attempts
+WHERE event_id IN (SELECT value FROM json_each(:event_ids))
+ORDER BY event_id, number
+
+-- name: replay_delivery
+UPDATE deliveries SET status = 'pending', next_attempt = :next_attempt, expires = :expires
+WHERE event_id = :event_id
+RETURNING *
+
+-- name: prune_deliveries
+-- Settled deliveries made before the cut and not attempted since (a replayed one stays listed
+-- for the whole retention after its last attempt). Their attempts go with them (ON DELETE
+-- CASCADE). One row back per delivery deleted.
+DELETE FROM deliveries WHERE created < :before AND status <> 'pending'
+  AND NOT EXISTS (
+      SELECT 1 FROM delivery_attempts AS a
+      WHERE a.event_id = deliveries.event_id AND a.at >= :before
+  )
+RETURNING 1
+
+-- name: get_webhook_secret
+SELECT secret_enc FROM webhook_secrets WHERE user_id = :user_id
+
+-- name: upsert_webhook_secret
+-- created is the column default (now), for a new secret and a replaced one alike.
+INSERT INTO webhook_secrets (user_id, secret_enc) VALUES (:user_id, :secret_enc)
+ON CONFLICT (user_id) DO UPDATE SET
+    secret_enc = excluded.secret_enc,
+    created = excluded.created

@@ -8,14 +8,16 @@ import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
 from mjapi.domain.accounts import Account
+from mjapi.domain.deliveries import Attempt, Delivery, DeliveryStatus
 from mjapi.domain.jobs import Child, Job
-from mjapi.errors import DuplicateKey
+from mjapi.errors import DuplicateKey, NotFound
 from mjapi.storage.base import ApiToken, UserProfile
 from mjapi.storage.codec import (
     UNFINISHED_STATUSES,
@@ -31,6 +33,13 @@ from mjapi.storage.codec import (
     times_as_text,
 )
 from mjapi.storage.crypto import TokenCipher
+from mjapi.storage.delivery_codec import (
+    attempt_to_row,
+    check_limit,
+    check_reports,
+    deliveries_from_rows,
+    delivery_to_row,
+)
 from mjapi.storage.queries import Migration, load_migrations, load_queries
 
 log = logging.getLogger(__name__)
@@ -98,10 +107,17 @@ class SqliteStore:
         rows = await self._query("get_job", {"jobid": jobid})
         return job_from_row(rows[0]) if rows else None
 
-    async def save_job(self, job: Job) -> bool:
+    async def save_job(self, job: Job, delivery: Delivery | None = None) -> bool:
         params = times_as_text(job_to_row(job))
         params["allowed"] = json.dumps(allowed_sources(job.status))
-        return bool(await self._query("save_job", params))
+        if delivery is None:
+            return bool(await self._query("save_job", params))
+        check_reports(job, delivery)
+        async with self._transaction():  # the outbox: both rows, or neither
+            if not await self._execute("save_job", params):
+                return False
+            await self._insert_delivery(delivery)
+        return True
 
     async def unfinished_jobs(self, owner: int | None = None) -> list[Job]:
         params: dict[str, Any] = {"statuses": json.dumps(UNFINISHED_STATUSES)}
@@ -165,6 +181,95 @@ class SqliteStore:
     async def put_profile(self, profile: UserProfile) -> None:
         await self._query("upsert_profile", times_as_text(profile_to_row(profile)))
 
+    # -- webhook outbox
+
+    async def pending_deliveries(self) -> list[Delivery]:
+        return await self._deliveries("pending_deliveries", {})
+
+    async def record_attempt(
+        self, event_id: str, attempt: Attempt, status: DeliveryStatus, next_attempt: datetime
+    ) -> None:
+        params = {
+            "event_id": event_id,
+            "status": status.value,
+            "next_attempt": time_to_text(next_attempt),
+        }
+        async with self._transaction():
+            if not await self._execute("set_delivery_status", params):
+                raise NotFound(f"Unable to locate delivery {event_id}")
+            await self._insert_attempt(event_id, attempt)
+
+    async def get_delivery(self, event_id: str) -> Delivery | None:
+        found = await self._deliveries("get_delivery", {"event_id": event_id})
+        return found[0] if found else None
+
+    async def list_deliveries(
+        self,
+        owner: int,
+        *,
+        jobid: str | None = None,
+        status: DeliveryStatus | None = None,
+        limit: int = 100,
+    ) -> list[Delivery]:
+        check_limit(limit)
+        params: dict[str, Any] = {"owner": owner, "limit": limit}
+        params["status"] = None if status is None else status.value
+        if jobid is None:
+            return await self._deliveries("list_deliveries", params)
+        return await self._deliveries("list_job_deliveries", {**params, "jobid": jobid})
+
+    async def replay_delivery(
+        self, event_id: str, next_attempt: datetime, expires: datetime
+    ) -> Delivery | None:
+        params = {
+            "event_id": event_id,
+            "next_attempt": time_to_text(next_attempt),
+            "expires": time_to_text(expires),
+        }
+        async with self._transaction():
+            found = await self._with_attempts(await self._execute("replay_delivery", params))
+        return found[0] if found else None
+
+    async def prune_deliveries(self, before: datetime) -> int:
+        return len(await self._query("prune_deliveries", {"before": time_to_text(before)}))
+
+    async def webhook_secret(self, user_id: int) -> str | None:
+        rows = await self._query("get_webhook_secret", {"user_id": user_id})
+        return self._cipher.decrypt(rows[0]["secret_enc"]) if rows else None
+
+    async def put_webhook_secret(self, user_id: int, secret: str) -> None:
+        params = {"user_id": user_id, "secret_enc": self._cipher.encrypt(secret)}
+        await self._query("upsert_webhook_secret", params)
+
+    async def _insert_delivery(self, delivery: Delivery) -> None:
+        """Insert a new delivery and its attempts, if any; the caller holds a transaction."""
+        if not await self._execute("insert_delivery", times_as_text(delivery_to_row(delivery))):
+            raise DuplicateKey(f"delivery {delivery.event_id} already exists")
+        for attempt in delivery.attempts:
+            await self._insert_attempt(delivery.event_id, attempt)
+
+    async def _insert_attempt(self, event_id: str, attempt: Attempt) -> None:
+        params = times_as_text(attempt_to_row(event_id, attempt))
+        if not await self._execute("insert_attempt", params):
+            raise DuplicateKey(f"attempt {attempt.number} of delivery {event_id} already exists")
+
+    async def _deliveries(self, name: str, params: dict[str, Any]) -> list[Delivery]:
+        """The deliveries query ``name`` selects, with their attempts.
+
+        One read transaction around both queries: an attempt recorded meanwhile (by another
+        process on the file) cannot show up next to the status it replaced.
+        """
+        async with self._transaction("BEGIN"):
+            return await self._with_attempts(await self._execute(name, params))
+
+    async def _with_attempts(self, rows: list[sqlite3.Row]) -> list[Delivery]:
+        """Deliveries of ``rows``, their attempts read in one query; the caller holds the lock."""
+        if not rows:
+            return []
+        event_ids = json.dumps([row["event_id"] for row in rows])
+        attempts = await self._execute("attempts_of_deliveries", {"event_ids": event_ids})
+        return deliveries_from_rows(rows, attempts)
+
     # -- plumbing
 
     async def _query(self, name: str, params: dict[str, Any]) -> list[sqlite3.Row]:
@@ -177,11 +282,15 @@ class SqliteStore:
         return list(await self._connection().execute_fetchall(QUERIES[name], params))
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[None]:
-        """Hold the lock and SQLite's write lock (BEGIN IMMEDIATE) until commit or rollback."""
+    async def _transaction(self, begin: str = "BEGIN IMMEDIATE") -> AsyncIterator[None]:
+        """Hold the lock and a transaction until commit or rollback.
+
+        BEGIN IMMEDIATE (the default) takes SQLite's write lock at once, so a transaction that
+        reads then writes never fails half-way on a busy file; a plain BEGIN is a read snapshot.
+        """
         async with self._lock:
             db = self._connection()
-            await db.execute("BEGIN IMMEDIATE")
+            await db.execute(begin)
             try:
                 yield
             except BaseException:

@@ -13,6 +13,11 @@ Matching keys, strongest first (reference §2.5, design "Correlation"):
    button (``Image #2`` answers U2 of that grid; capture 17, 25, 27). U picks arrive this way
    with no nonce and no progress at all.
 
+Jobs submitted before a restart are adopted from what the engine stored (``adopt``): the same
+keys, and for a button job the clicked message and button. While the history is replayed, an
+adopted button job may also take a reply by reference (a U pick leaves no other trace), but only
+one posted after the job was created.
+
 Seed jobs have no interaction: the ✉️ reaction is answered by a DM naming the job's hash
 (reference §3.4), possibly in the user's DM channel rather than the account's server channel.
 
@@ -43,10 +48,18 @@ from mjapi.domain.events import (
     JobQueued,
     JobStarted,
 )
+from mjapi.transports.base import Resumable
 from mjapi.transports.discord.clicks import Click
 from mjapi.transports.discord.interpret import Kind, MjMessage
 from mjapi.transports.discord.notices import SeenIds, account_event, is_after
-from mjapi.transports.discord.tracked import Expect, TrackedJob, answers, compatible
+from mjapi.transports.discord.tracked import (
+    SEED_KEY_PREFIX,
+    Expect,
+    TrackedJob,
+    adopted,
+    answers,
+    compatible,
+)
 
 __all__ = [
     "DELETED_ERROR",
@@ -63,7 +76,6 @@ NO_RESPONSE_ERROR = "Midjourney did not respond to the command"
 DELETED_ERROR = "Midjourney deleted the job message before it finished"
 STOPPED_ERROR = "Midjourney stopped the job"
 UNTITLED_ERROR = "Midjourney reported an error"
-SEED_KEY_PREFIX = "seed:"
 
 
 @dataclass(frozen=True)
@@ -138,6 +150,18 @@ class Correlator:
             jobid=jobid, nonces=set(), expect=Expect.SEED, seed_hash=job_hash.lower()
         )
         return SEED_KEY_PREFIX + job_hash.lower()
+
+    def adopt(self, stored: Resumable) -> bool:
+        """Track a job submitted before a restart by the keys the engine stored for it.
+
+        False when it cannot be tracked (a seed job without its grid's hash) or is known already
+        (this correlator submitted it, or adopted it before): what it knows is newer.
+        """
+        job = adopted(stored)
+        if job is None or stored.jobid in self._jobs:
+            return False
+        self._jobs[stored.jobid] = job
+        return True
 
     def add_nonce(self, jobid: str, nonce: str) -> None:
         """A modal submit for the job goes out under a new nonce; keep matching the old one."""
@@ -243,7 +267,7 @@ class Correlator:
         if msg.kind is Kind.SEED:
             return Observation(list(self._on_seed(msg)))
         main = msg.channel_id == self.channel_id
-        job = self._find(msg, created=created) if main else None
+        job = self._find(msg, created=created, live=live) if main else None
         # The account event first: whoever reads the job's failure finds the account marked.
         events = self._account_event(msg, created=created, bound=job is not None)
         if job is not None:
@@ -256,10 +280,13 @@ class Correlator:
         unrecognised = live and not events and self._unexplained(msg, created=created, main=main)
         return Observation(events, unrecognised)
 
-    def _find(self, msg: MjMessage, *, created: bool) -> TrackedJob | None:
+    def _find(self, msg: MjMessage, *, created: bool, live: bool) -> TrackedJob | None:
         job = self._match(msg)
         if job is None and created:
             job = self._bind_fresh_start(msg) or self._bind_reply(msg)
+        if job is None and not live:
+            # History after a restart: an adopted U pick's result carries no key of its own.
+            job = self._bind_reply(msg, adopted_only=True)
         return job
 
     def _account_event(self, msg: MjMessage, *, created: bool, bound: bool) -> list[BackendEvent]:
@@ -312,10 +339,15 @@ class Correlator:
     def _sole_unbound_pending(self) -> TrackedJob | None:
         # Clients that send no nonce get INTERACTION_* without one (captures 04/05). Binding is
         # only safe when a single submitted job is still waiting for its interaction id.
+        # Adopted jobs posted their interaction before the restart: a new one is never theirs.
         unbound = [
             j
             for j in self._jobs.values()
-            if j.pending and j.nonces and not j.interaction_ids and j.click is None
+            if j.pending
+            and j.nonces
+            and not j.interaction_ids
+            and j.click is None
+            and not j.adopted
         ]
         return unbound[0] if len(unbound) == 1 else None
 
@@ -328,16 +360,21 @@ class Correlator:
             return None
         return self._sole_unbound_pending()
 
-    def _bind_reply(self, msg: MjMessage) -> TrackedJob | None:
+    def _bind_reply(self, msg: MjMessage, *, adopted_only: bool = False) -> TrackedJob | None:
         # A button result without nonce, interaction or known hash: the clicked message it
         # replies to plus the label (capture 17: "Image #2" answers U2 of the referenced grid).
-        # Only on CREATE: an edited parent grid (used buttons restyled) is never a new result.
+        # Live only on CREATE: an edited parent grid (used buttons restyled) is never a new
+        # result. In history only for adopted jobs, and only replies posted since the job was
+        # created: an older "Image #1" of the same grid answered an earlier click.
         if msg.reply_to is None or not self._is_ours(msg):
             return None
         for job in self._jobs.values():  # submission order: the oldest click first
             if job.finished or job.click is None or job.parent_message_id != msg.reply_to:
                 continue
-            if msg.kind in (Kind.WAITING, Kind.QUEUED) and not job.pending:
+            if adopted_only and (not job.adopted or job.predates(msg.message_id)):
+                continue
+            # A start or progress message is only ever the first one of a job without one.
+            if msg.kind in (Kind.WAITING, Kind.QUEUED, Kind.PROGRESS) and not job.pending:
                 continue
             if compatible(job, msg) and answers(job.click, msg):
                 return job
@@ -389,7 +426,11 @@ class Correlator:
             (
                 j
                 for j in self._jobs.values()
-                if j.expect is Expect.SEED and not j.finished and j.seed_hash == msg.seed_job_hash
+                if j.expect is Expect.SEED
+                and not j.finished
+                and j.seed_hash == msg.seed_job_hash
+                # an older DM of the same grid answered an earlier request
+                and not j.predates(msg.message_id)
             ),
             None,
         )
@@ -452,7 +493,11 @@ class Correlator:
         job.started = True
         job.percent = percent
         stamp = msg.edited_timestamp or msg.timestamp
-        return [JobProgressed(job.jobid, msg.message_id, msg.content, percent, stamp)]
+        # The hash goes with it: stored by the engine, it finds the result after a restart.
+        progressed = JobProgressed(
+            job.jobid, msg.message_id, msg.content, percent, stamp, job_hash=job.job_hash
+        )
+        return [progressed]
 
     def _complete(self, job: TrackedJob, msg: MjMessage) -> JobEvent:
         job.message_ids.add(msg.message_id)

@@ -9,7 +9,7 @@ from mjapi.errors import TransportError
 from mjapi.transports.discord.correlate import Correlator
 from mjapi.transports.discord.interactions import Where
 from mjapi.transports.discord.rest import DiscordRest
-from mjapi.transports.discord.runner import GatewayRunner
+from mjapi.transports.discord.runner import GatewayRunner, error_for_fatal
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,11 @@ class Link:
         """Refuse at once when the gateway is gone for good (TransportError)."""
         # A runner that stopped for good keeps its last session id, but nothing posted for it
         # could ever be answered: refuse now instead of leaving the job to the watchdog. One
-        # that is only reconnecting is waited for in where().
+        # that is only reconnecting is waited for in where(). A runner that died says why: a
+        # rejected token must reach the engine as such (it disables the account: 596), not as
+        # a generic gateway failure (502).
+        if self.runner.fatal is not None:
+            raise error_for_fatal(self.runner.fatal)
         if not (self.runner.alive and self.runner.ready):
             raise TransportError(f"account {self.account.channel} has no live gateway session")
 

@@ -18,6 +18,7 @@ from mjapi.transports.base import (
     BlendDimensions,
     ButtonTarget,
     DiscordIdentity,
+    Resumable,
     ServerChannel,
     Setting,
     Upload,
@@ -99,6 +100,8 @@ class DiscordTransport:
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient(timeout=httpx.Timeout(20.0))
         self._links: dict[str, Link] = {}
+        #: jobs to adopt when their account is attached (``resume`` before ``attach``)
+        self._resumed: dict[str, list[Resumable]] = {}
         self._queue: asyncio.Queue[BackendEvent | None] = asyncio.Queue()
         self._commands = CommandCatalog()
         self._nonces = SnowflakeFactory()
@@ -138,6 +141,9 @@ class DiscordTransport:
         # A new token for the same channel keeps the jobs already submitted there.
         correlator = current.correlator if current else self._new_correlator(account.channel)
         correlator.user_id = account.discord_user_id or correlator.user_id
+        # Before the runner starts: READY catches up every job in flight, these included. Kept
+        # until attached, so that a failed attach leaves them for the next one.
+        self._adopt(correlator, self._resumed.get(account.channel, ()))
         link = self._new_link(account, correlator)
         self._links[account.channel] = link
         link.runner.start()
@@ -148,11 +154,42 @@ class DiscordTransport:
             if self._links.get(account.channel) is link:
                 del self._links[account.channel]
             raise
+        self._resumed.pop(account.channel, None)
         log.info("account %s attached", account.channel)
+
+    async def resume(self, account: Account, jobs: Sequence[Resumable]) -> None:
+        """Track jobs submitted before a restart; their history is read at READY, or at once.
+
+        Before ``attach`` the jobs wait for it (the first READY then replays the history); on an
+        attached account they are adopted now and the history is read in the background.
+
+        Limit: the history is the last ``catchup.CATCH_UP_LIMIT`` (50) messages of the account's
+        channel (and of the DM with the bot while a seed job waits). That covers the ~15 jobs an
+        account runs at once, but a job whose messages are older than that (a busy shared
+        channel) is only recognised by its live messages, and the watchdog ends it if none come.
+
+        Of a job that finished while mjapi was down, the history holds the result message only
+        (Discord deletes the progress message and stores no nonce): it is recognised by its job
+        hash, or for a button job by the reply to the clicked message (a U pick's label).
+        """
+        link = self._links.get(account.channel)
+        if link is None:
+            self._resumed.setdefault(account.channel, []).extend(jobs)
+            return
+        self._adopt(link.correlator, jobs)
+        # Before READY, the READY itself catches up (the jobs are in flight now).
+        if link.runner.ready:
+            self._spawn(self._catch_up(link))
+
+    def _adopt(self, correlator: Correlator, jobs: Sequence[Resumable]) -> None:
+        for job in jobs:
+            if not correlator.adopt(job):
+                log.info("resumed job %s not adopted (known already, or no key)", job.jobid)
 
     async def detach(self, channel: str) -> None:
         """Disconnect the account and forget its pending jobs."""
         link = self._links.pop(channel, None)
+        self._resumed.pop(channel, None)
         self._commands.forget(channel)
         if link is not None:
             await link.runner.stop()
@@ -304,6 +341,9 @@ class DiscordTransport:
         if link is not None:
             link.correlator.forget(jobid)
             link.clicks.pop(jobid, None)
+        waiting = self._resumed.get(channel)
+        if waiting:  # not adopted yet (the account's attach is still to come)
+            self._resumed[channel] = [job for job in waiting if job.jobid != jobid]
 
     async def events(self) -> AsyncGenerator[BackendEvent, None]:
         """Every job and account event of every attached account, in arrival order, until ``close``.

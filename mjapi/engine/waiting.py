@@ -1,0 +1,76 @@
+"""The durable queue's order: per account, first come first served per API user, users in turn.
+
+The queue itself is the ``created`` jobs in the store (nothing else is written, so it survives a
+crash as the jobs do); this is the in-memory order in which they get a free slot. Each account
+serves its waiting users round-robin, and each user's jobs in arrival order, so one user with a
+thousand jobs waiting cannot starve another with one.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, OrderedDict, deque
+
+
+class WaitingRoom:
+    """Jobs waiting for a slot, by account channel."""
+
+    def __init__(self) -> None:
+        #: channel -> owner -> jobids; the owners' order is whose turn comes next
+        self._channels: dict[str, OrderedDict[int, deque[str]]] = {}
+        self._where: dict[str, tuple[str, int]] = {}
+        self._per_owner: Counter[int] = Counter()
+
+    def add(self, channel: str, owner: int, jobid: str) -> None:
+        owners = self._channels.setdefault(channel, OrderedDict())
+        owners.setdefault(owner, deque()).append(jobid)
+        self._where[jobid] = (channel, owner)
+        self._per_owner[owner] += 1
+
+    def remove(self, jobid: str) -> bool:
+        """Take a job out (cancelled, failed); False when it was not waiting."""
+        where = self._where.pop(jobid, None)
+        if where is None:
+            return False
+        channel, owner = where
+        owners = self._channels[channel]
+        owners[owner].remove(jobid)
+        self._drop_if_empty(channel, owner)
+        self._per_owner[owner] -= 1
+        return True
+
+    def next(self, channel: str) -> str | None:
+        """The job whose turn it is on ``channel`` (taken out), or None."""
+        owners = self._channels.get(channel)
+        if not owners:
+            return None
+        owner, jobs = next(iter(owners.items()))
+        jobid = jobs.popleft()
+        owners.move_to_end(owner)  # the next user's turn
+        del self._where[jobid]
+        self._per_owner[owner] -= 1
+        self._drop_if_empty(channel, owner)
+        return jobid
+
+    def waiting(self, owner: int) -> int:
+        """How many of ``owner``'s jobs wait (the per-user bound)."""
+        return self._per_owner[owner]
+
+    def length(self, channel: str) -> int:
+        return sum(len(jobs) for jobs in self._channels.get(channel, {}).values())
+
+    def channels(self) -> list[str]:
+        """Channels with jobs waiting."""
+        return list(self._channels)
+
+    def holds(self, jobid: str) -> bool:
+        return jobid in self._where
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def _drop_if_empty(self, channel: str, owner: int) -> None:
+        owners = self._channels[channel]
+        if not owners[owner]:
+            del owners[owner]
+        if not owners:
+            del self._channels[channel]

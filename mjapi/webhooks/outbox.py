@@ -1,0 +1,321 @@
+"""The webhook outbox worker: delivers stored callbacks, in order per job, until they arrive.
+
+The engine stores each callback with the job change it reports (``Store.save_job(job,
+delivery)``) and then hands it here. Each job has a lane: its callbacks go out one after the
+other, a later one only once the earlier one was delivered or given up, so a receiver sees
+``started`` before ``progress`` before ``completed``. A failed attempt is retried with
+exponential backoff and full jitter until the delivery's ``expires`` (24 h by default); every
+attempt is recorded. At start-up every pending delivery is loaded again, so a crash delays
+callbacks but never loses one.
+
+Isolation: lanes are independent tasks, and concurrency is limited per receiver host, so a
+receiver that is down or slow holds up only its own callbacks, never jobs (the engine never
+waits for this worker) nor other receivers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+import httpx
+
+from mjapi.clock import Clock
+from mjapi.domain.deliveries import Attempt, Delivery, DeliveryStatus
+from mjapi.domain.jobs import Job
+from mjapi.domain.model import job_model
+from mjapi.errors import NotFound
+from mjapi.storage.base import DeliveryStore
+from mjapi.webhooks.policy import RetryPolicy
+from mjapi.webhooks.post import post
+from mjapi.webhooks.secrets_book import SecretBook
+
+log = logging.getLogger(__name__)
+
+#: How often delivered and failed callbacks older than the retention are deleted.
+PRUNE_INTERVAL = 3600.0
+
+#: Waits ``seconds`` unless the event is set first (a replay asks for an attempt now).
+Pause = Callable[[asyncio.Event, float], Awaitable[None]]
+
+
+async def pause_unless_nudged(nudge: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(nudge.wait(), max(0.0, seconds))
+    nudge.clear()
+
+
+@dataclass
+class _Lane:
+    """One job's callbacks still to deliver, oldest first."""
+
+    waiting: deque[Delivery] = field(default_factory=deque)
+    nudge: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass(frozen=True)
+class OutboxConfig:
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    #: seconds one attempt may take, connection to last byte of the answer's head
+    timeout: float = 10.0
+    #: attempts in flight at once per receiver host
+    per_host: int = 64
+    #: seconds delivered and failed callbacks are kept for listing
+    retention: float = 7 * 86400.0
+
+
+class Outbox:
+    """Delivers callbacks; the engine's ``Callbacks`` port."""
+
+    def __init__(
+        self,
+        store: DeliveryStore,
+        client: httpx.AsyncClient,
+        clock: Clock,
+        config: OutboxConfig | None = None,
+        *,
+        rng: random.Random | None = None,
+        pause: Pause = pause_unless_nudged,
+    ) -> None:
+        self._store = store
+        self._client = client
+        self._clock = clock
+        self._config = config or OutboxConfig()
+        self._rng = rng or random.Random()
+        self._pause = pause
+        self.secrets = SecretBook(store)
+        self._lanes: dict[str, _Lane] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        #: host -> (its attempts' semaphore, lanes using it); dropped when unused
+        self._hosts: dict[str, tuple[asyncio.Semaphore, int]] = {}
+        self._pruner: asyncio.Task[None] | None = None
+        self._closed = False
+        #: notified after every recorded attempt (a draining shutdown watches it)
+        self._settled = asyncio.Condition()
+
+    # -- the engine's side ----------------------------------------------------------------
+
+    def prepare(self, job: Job, now: datetime) -> Delivery:
+        """The callback reporting ``job`` as it is now (to be stored with the change)."""
+        assert job.reply_url is not None
+        body = json.dumps(job_model(job), separators=(",", ":"), ensure_ascii=False)
+        return Delivery(
+            event_id="evt_" + uuid.uuid4().hex,
+            jobid=job.jobid,
+            owner=job.owner,
+            url=job.reply_url,
+            event=job.status.value,
+            body=body,
+            created=now,
+            next_attempt=now,
+            expires=self._config.policy.expires(now),
+        )
+
+    def enqueue(self, delivery: Delivery) -> None:
+        """Deliver ``delivery`` after the job's earlier callbacks (it is already stored).
+
+        After ``close`` nothing is sent: the stored delivery is resumed by the next start.
+        """
+        if self._closed:
+            return
+        lane = self._lanes.setdefault(delivery.jobid, _Lane())
+        if _position(lane.waiting, delivery.event_id) is None:
+            lane.waiting.append(delivery)
+        self._ensure_running(delivery.jobid)
+
+    def _ensure_running(self, jobid: str) -> None:
+        if jobid not in self._tasks:
+            self._tasks[jobid] = asyncio.create_task(self._run(jobid), name=f"callbacks {jobid}")
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Resume every pending delivery (in creation order) and start pruning old ones."""
+        pending = await self._store.pending_deliveries()
+        for delivery in pending:
+            self.enqueue(delivery)
+        if pending:
+            log.info("resuming %d pending callbacks", len(pending))
+        self._pruner = asyncio.create_task(self._prune_regularly(), name="callbacks pruner")
+
+    async def drain(self, seconds: float) -> None:
+        """Shutdown: wait up to ``seconds`` while callbacks are due now or being sent.
+
+        Lanes waiting for a later retry are not waited for: they are resumed after the restart.
+        """
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                async with self._settled:
+                    await self._settled.wait_for(lambda: not self._due_now())
+
+    def _due_now(self) -> bool:
+        now = self._clock.now()
+        return any(
+            lane.waiting and lane.waiting[0].next_attempt <= now for lane in self._lanes.values()
+        )
+
+    async def close(self) -> None:
+        """Stop; what is still pending stays stored and is resumed at the next start."""
+        self._closed = True
+        tasks = [*self._tasks.values(), *([self._pruner] if self._pruner else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+        self._lanes.clear()
+
+    @property
+    def backlog(self) -> int:
+        """Callbacks not yet delivered or given up (a gauge)."""
+        return sum(len(lane.waiting) for lane in self._lanes.values())
+
+    # -- the API's side ---------------------------------------------------------------------
+
+    async def replay(self, owner: int, event_id: str) -> Delivery:
+        """Send a delivery again (same event id), now, with a fresh retry period."""
+        found = await self._store.get_delivery(event_id)
+        if found is None or found.owner != owner:
+            raise NotFound(f"Unable to locate delivery {event_id}")
+        now = self._clock.now()
+        replayed = await self._store.replay_delivery(
+            event_id, now, self._config.policy.expires(now)
+        )
+        if replayed is None:
+            raise NotFound(f"Unable to locate delivery {event_id}")
+        lane = self._lanes.get(replayed.jobid)
+        position = _position(lane.waiting, event_id) if lane is not None else None
+        if lane is not None and position is not None and not self._closed:
+            # Already waiting for a retry: take the fresh period and try now.
+            lane.waiting[position] = replayed
+            lane.nudge.set()
+            self._ensure_running(replayed.jobid)
+        else:
+            self.enqueue(replayed)
+        return replayed
+
+    # -- delivery ---------------------------------------------------------------------------
+
+    async def _run(self, jobid: str) -> None:
+        lane = self._lanes[jobid]
+        try:
+            while lane.waiting:
+                await self._settle(lane)
+                lane.waiting.popleft()
+        finally:
+            self._tasks.pop(jobid, None)
+            if not lane.waiting:
+                self._lanes.pop(jobid, None)
+
+    async def _settle(self, lane: _Lane) -> None:
+        """Attempt the lane's oldest delivery until it is delivered or expires."""
+        while True:
+            wait = (lane.waiting[0].next_attempt - self._clock.now()).total_seconds()
+            if wait > 0 and not lane.nudge.is_set():
+                await self._pause(lane.nudge, wait)
+            lane.nudge.clear()
+            attempted = lane.waiting[0]
+            attempt = await self._attempt(attempted)
+            delivery = await self._record(attempted, attempt)
+            async with self._settled:
+                self._settled.notify_all()
+            if lane.waiting[0] is not attempted:
+                # Replayed while this attempt was out: the fresh copy (new period) wins and is
+                # tried again now; its next record corrects whatever this one stored.
+                fresh = replace(lane.waiting[0], attempts=delivery.attempts)
+                lane.waiting[0] = replace(fresh, next_attempt=self._clock.now())
+                continue
+            lane.waiting[0] = delivery
+            if delivery.status is not DeliveryStatus.PENDING:
+                return
+
+    async def _attempt(self, delivery: Delivery) -> Attempt:
+        """One attempt; whatever goes wrong on our side is a failed attempt, never a dead lane."""
+        try:
+            secret = await self.secrets.secret(delivery.owner)
+            async with self._host_slot(delivery.url):
+                return await post(self._client, self._clock, delivery, secret, self._config.timeout)
+        except Exception as exc:
+            log.exception("callback %s could not be attempted", delivery.event_id)
+            number = delivery.attempt_count + 1
+            return Attempt(number, self._clock.now(), 0, None, f"not sent: {type(exc).__name__}")
+
+    async def _record(self, delivery: Delivery, attempt: Attempt) -> Delivery:
+        now = self._clock.now()
+        since = delivery.expires - timedelta(seconds=self._config.policy.period)
+        failures = _failures_since(delivery.attempts, since) + 1
+        next_attempt = self._config.policy.next_attempt(failures, now, self._rng)
+        if attempt.succeeded:
+            status = DeliveryStatus.DELIVERED
+        elif next_attempt > delivery.expires:
+            status = DeliveryStatus.FAILED
+            log.warning(
+                "callback %s for %s given up: %s", delivery.event_id, delivery.jobid, attempt.error
+            )
+        else:
+            status = DeliveryStatus.PENDING
+            log.info(
+                "callback %s for %s failed (%s), next attempt in %.1f s",
+                delivery.event_id,
+                delivery.jobid,
+                attempt.error,
+                (next_attempt - now).total_seconds(),
+            )
+        try:
+            await self._store.record_attempt(delivery.event_id, attempt, status, next_attempt)
+        except Exception:
+            # Delivery goes on: at worst a delivered callback is sent again after a restart,
+            # under the same event id.
+            log.exception("attempt of callback %s could not be recorded", delivery.event_id)
+        return delivery.with_attempt(attempt, status, next_attempt)
+
+    @contextlib.asynccontextmanager
+    async def _host_slot(self, url: str) -> AsyncIterator[None]:
+        host = urlsplit(url).netloc.lower()
+        slot, users = self._hosts.get(host) or (asyncio.Semaphore(self._config.per_host), 0)
+        self._hosts[host] = (slot, users + 1)
+        try:
+            async with slot:
+                yield
+        finally:
+            slot, users = self._hosts[host]
+            if users == 1:
+                del self._hosts[host]  # one entry per receiver in use, not per receiver ever
+            else:
+                self._hosts[host] = (slot, users - 1)
+
+    async def _prune_regularly(self) -> None:
+        while True:
+            before = self._clock.now() - timedelta(seconds=self._config.retention)
+            try:
+                pruned = await self._store.prune_deliveries(before)
+                if pruned:
+                    log.info("pruned %d old callbacks", pruned)
+            except Exception:
+                log.exception("pruning old callbacks failed")
+            await asyncio.sleep(PRUNE_INTERVAL)
+
+
+def _failures_since(attempts: tuple[Attempt, ...], since: datetime) -> int:
+    """Failed attempts in a row at the end, counting only those since the last (re)start.
+
+    A replay starts the backoff afresh: the receiver was presumably fixed.
+    """
+    count = 0
+    for attempt in reversed(attempts):
+        if attempt.succeeded or attempt.at < since:
+            break
+        count += 1
+    return count
+
+
+def _position(waiting: deque[Delivery], event_id: str) -> int | None:
+    return next((i for i, d in enumerate(waiting) if d.event_id == event_id), None)

@@ -1,0 +1,269 @@
+"""The webhook outbox worker over an in-memory outbox store, a mock receiver and a fake clock."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from mjapi.clock import FakeClock
+from mjapi.domain.deliveries import Attempt, DeliveryStatus
+from mjapi.domain.jobs import JobStatus
+from mjapi.errors import NotFound
+from mjapi.webhooks.outbox import Outbox, OutboxConfig
+from mjapi.webhooks.policy import RetryPolicy
+from mjapi.webhooks.signing import verify
+from tests.factories import make_job
+from tests.fakes import MemoryDeliveries
+
+OWNER = 7
+HOOK = "http://r.test/hook"
+
+
+@dataclass
+class Receiver:
+    """Answers 503 to the first ``failures`` requests per URL path, then 200; keeps everything."""
+
+    failures: dict[str, int] = field(default_factory=dict)
+    #: paths that never answer (the attempt runs into its time limit)
+    silent: set[str] = field(default_factory=set)
+    seen: list[httpx.Request] = field(default_factory=list)
+    delivered: list[httpx.Request] = field(default_factory=list)
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(request)
+        path = request.url.path
+        if path in self.silent:
+            await asyncio.Event().wait()
+        if self.failures.get(path, 0) > 0:
+            self.failures[path] -= 1
+            return httpx.Response(503)
+        self.delivered.append(request)
+        return httpx.Response(200)
+
+    def statuses(self, jobid: str) -> list[str]:
+        bodies = [json.loads(r.content) for r in self.delivered]
+        return [b["status"] for b in bodies if b["jobid"] == jobid]
+
+
+@dataclass
+class World:
+    outbox: Outbox
+    store: MemoryDeliveries
+    receiver: Receiver
+    clock: FakeClock
+    pauses: list[float]
+
+    def deliver(self, jobid: str, status: str, path: str = "/hook") -> str:
+        """Store and enqueue the callback of ``jobid`` reaching ``status``; its event id."""
+        job = make_job(
+            jobid=jobid, owner=OWNER, status=JobStatus(status), reply_url=f"http://r.test{path}"
+        )
+        delivery = self.store.add(self.outbox.prepare(job, self.clock.now()))
+        self.outbox.enqueue(delivery)
+        return delivery.event_id
+
+    async def settled(self) -> None:
+        await asyncio.wait_for(self.outbox.drain(60), 5)
+
+
+@pytest.fixture
+async def world() -> AsyncIterator[World]:
+    store, receiver, clock, pauses = MemoryDeliveries(), Receiver(), FakeClock(), []
+
+    async def pause(nudge: asyncio.Event, seconds: float) -> None:
+        pauses.append(seconds)
+        clock.advance(seconds)
+        await asyncio.sleep(0)
+
+    config = OutboxConfig(RetryPolicy(first_delay=1, max_delay=8, period=60), timeout=0.05)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(receiver)) as client:
+        outbox = Outbox(store, client, clock, config, rng=random.Random(1), pause=pause)
+        yield World(outbox, store, receiver, clock, pauses)
+        await outbox.close()
+
+
+async def test_callbacks_of_a_job_arrive_in_order_through_failures(world: World) -> None:
+    world.receiver.failures["/hook"] = 2
+    for status in ("started", "progress", "completed"):
+        world.deliver("job-1", status)
+    await world.settled()
+    assert world.receiver.statuses("job-1") == ["started", "progress", "completed"]
+    assert len(world.pauses) == 2 and all(0 <= p <= 2 for p in world.pauses)
+
+
+async def test_retries_carry_the_same_event_id_and_every_attempt_is_recorded(
+    world: World,
+) -> None:
+    world.receiver.failures["/hook"] = 2
+    event_id = world.deliver("job-1", "completed")
+    await world.settled()
+    assert [r.headers["webhook-id"] for r in world.receiver.seen] == [event_id] * 3
+    stored = world.store.rows[event_id]
+    assert stored.status is DeliveryStatus.DELIVERED
+    assert [a.number for a in stored.attempts] == [1, 2, 3]
+    assert [a.status_code for a in stored.attempts] == [503, 503, 200]
+    assert stored.attempts[0].error == "answered HTTP 503"
+
+
+async def test_every_callback_is_signed_with_its_owners_secret(world: World) -> None:
+    world.deliver("job-1", "completed")
+    await world.settled()
+    request = world.receiver.delivered[0]
+    secret = world.store.secrets[OWNER]
+    assert secret.startswith("whsec_")
+    assert verify(secret, dict(request.headers), request.content.decode())
+    assert not verify(secret, dict(request.headers), request.content.decode() + " ")
+    assert int(request.headers["webhook-timestamp"]) == int(world.clock.now().timestamp())
+
+
+async def test_a_callback_is_given_up_when_its_period_ends(world: World) -> None:
+    world.receiver.failures["/hook"] = 10_000
+    event_id = world.deliver("job-1", "completed")
+    await world.settled()
+    stored = world.store.rows[event_id]
+    assert stored.status is DeliveryStatus.FAILED
+    assert stored.attempt_count > 5
+    assert stored.attempts[-1].at <= stored.expires
+    assert world.outbox.backlog == 0
+    assert max(world.pauses) <= 8
+
+
+async def test_the_next_callback_of_a_job_waits_until_the_earlier_one_is_settled(
+    world: World,
+) -> None:
+    world.receiver.failures["/hook"] = 10_000
+    first = world.deliver("job-1", "progress")
+    second = world.deliver("job-1", "completed")
+    await world.settled()
+    # The second went out only once the first was given up, so it failed later too.
+    first_row, second_row = world.store.rows[first], world.store.rows[second]
+    assert first_row.attempts[-1].at <= second_row.attempts[0].at
+
+
+async def test_a_silent_receiver_delays_nobody_else(world: World) -> None:
+    world.receiver.silent.add("/slow")
+    slow = world.deliver("job-slow", "completed", path="/slow")
+    world.deliver("job-fast", "completed", path="/fast")
+    for _ in range(50):  # event-loop turns, no time passes
+        if world.receiver.statuses("job-fast"):
+            break
+        await asyncio.sleep(0)
+    assert world.receiver.statuses("job-fast") == ["completed"]
+    assert world.store.rows[slow].attempts == ()  # still hanging in its first attempt
+    await world.outbox.drain(0.2)  # long enough for the first attempt's 0.05 s limit
+    assert world.store.rows[slow].attempts[0].error == "no answer within 0.05 s"
+
+
+async def test_start_resumes_pending_callbacks_in_creation_order(world: World) -> None:
+    for status in ("started", "progress", "completed"):
+        job = make_job(
+            jobid="job-9", owner=OWNER, status=JobStatus(status), reply_url="http://r.test/hook"
+        )
+        world.store.add(world.outbox.prepare(job, world.clock.now()))
+    done = make_job(
+        jobid="job-8", owner=OWNER, status=JobStatus.COMPLETED, reply_url="http://r.test/h"
+    )
+    delivered = world.store.add(world.outbox.prepare(done, world.clock.now()))
+    ok = Attempt(1, world.clock.now(), 3, 200)
+    world.store.rows[delivered.event_id] = delivered.with_attempt(
+        ok, DeliveryStatus.DELIVERED, world.clock.now()
+    )
+    await world.outbox.start()
+    await world.settled()
+    assert world.receiver.statuses("job-9") == ["started", "progress", "completed"]
+    assert world.receiver.statuses("job-8") == []  # delivered before the restart
+
+
+async def test_a_failed_callback_can_be_replayed_under_the_same_event_id(world: World) -> None:
+    world.receiver.failures["/hook"] = 10_000
+    event_id = world.deliver("job-1", "completed")
+    await world.settled()
+    tries = world.store.rows[event_id].attempt_count
+    world.receiver.failures["/hook"] = 0
+    replayed = await world.outbox.replay(OWNER, event_id)
+    assert replayed.status is DeliveryStatus.PENDING
+    await world.settled()
+    stored = world.store.rows[event_id]
+    assert stored.status is DeliveryStatus.DELIVERED
+    assert stored.attempts[-1].number == tries + 1
+    assert world.receiver.delivered[-1].headers["webhook-id"] == event_id
+
+
+async def test_only_the_owner_can_replay(world: World) -> None:
+    event_id = world.deliver("job-1", "completed")
+    await world.settled()
+    with pytest.raises(NotFound):
+        await world.outbox.replay(OWNER + 1, event_id)
+    with pytest.raises(NotFound):
+        await world.outbox.replay(OWNER, "evt_unknown")
+
+
+async def test_old_settled_callbacks_are_pruned_at_start(world: World) -> None:
+    event_id = world.deliver("job-1", "completed")
+    await world.settled()
+    world.clock.advance(timedelta(days=8).total_seconds())
+    await world.outbox.start()
+    await asyncio.sleep(0)
+    assert event_id not in world.store.rows
+
+
+async def test_a_replay_while_an_attempt_is_recorded_is_not_lost(world: World) -> None:
+    # The last allowed attempt fails; while its outcome is being stored, the client replays.
+    # The replay's fresh period must win: the callback is sent again and ends delivered.
+    world.receiver.failures["/hook"] = 1
+    job = make_job(jobid="job-1", owner=OWNER, status=JobStatus.COMPLETED, reply_url=HOOK)
+    prepared = world.outbox.prepare(job, world.clock.now())
+    delivery = world.store.add(replace(prepared, expires=world.clock.now()))
+    recording, replayed = asyncio.Event(), asyncio.Event()
+    record = world.store.record_attempt
+
+    async def slow_record(*args: Any) -> None:
+        if not replayed.is_set():
+            recording.set()
+            await replayed.wait()
+        await record(*args)
+
+    world.store.record_attempt = slow_record  # type: ignore[method-assign,assignment]
+    world.outbox.enqueue(delivery)
+    await recording.wait()
+    await world.outbox.replay(OWNER, delivery.event_id)
+    replayed.set()
+    await world.settled()
+    stored = world.store.rows[delivery.event_id]
+    assert [a.status_code for a in stored.attempts] == [503, 200]
+    assert stored.status is DeliveryStatus.DELIVERED
+    assert world.outbox.backlog == 0
+
+
+async def test_a_lane_survives_a_failing_secret_lookup(world: World) -> None:
+    failures = [OSError("database is locked")]
+    lookup = world.store.webhook_secret
+
+    async def flaky(user_id: int) -> str | None:
+        if failures:
+            raise failures.pop()
+        return await lookup(user_id)
+
+    world.store.webhook_secret = flaky  # type: ignore[method-assign]
+    event_id = world.deliver("job-1", "completed")
+    await world.settled()
+    stored = world.store.rows[event_id]
+    assert stored.attempts[0].error == "not sent: OSError"
+    assert stored.status is DeliveryStatus.DELIVERED
+    assert world.receiver.statuses("job-1") == ["completed"]
+
+
+async def test_nothing_is_sent_after_close(world: World) -> None:
+    await world.outbox.close()
+    event_id = world.deliver("job-1", "completed")
+    await asyncio.sleep(0)
+    assert world.receiver.seen == []
+    assert world.store.rows[event_id].status is DeliveryStatus.PENDING  # for the next start
