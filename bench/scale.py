@@ -1,0 +1,182 @@
+"""Issue 6, item 3: scale, from 300 to 3,000 concurrent jobs with progress every ~1 s each.
+
+``python -m bench.scale [--levels 300,1000,3000] [--window 60] [--quick] [--src DIR]``
+
+For each level a fresh simulator and server run on loopback with ceil(N/15) accounts of 15
+slots (3,000 jobs: 200 accounts); N jobs are kept running (``bench.workload``), each showing
+``--points`` progress updates one step delay (1 s) apart, each with a ``replyUrl`` (callbacks
+on, like a useapi client; ``--no-callbacks`` measures without them). The server is
+``bench.server_proc --instrument`` (``mjapi serve`` plus counters). Over the measurement window:
+
+* CPU: the server process's user + system time over wall time (100 % = one core busy);
+* peak RSS: the server's VmHWM (``/proc/<pid>/status``) at the end of the run;
+* event lag: simulator emitted a job message -> mjapi's engine applied it (the job's ``updated``,
+  read from the callbacks; ms resolution); every message emitted in the window counts;
+* store write rate: calls of the store's writing methods per second (counted in the server).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+
+from bench.common import fmt, machine_description, run, source_description, table, verdict
+from bench.workload import DriveResult, Level, low, mean, run_level
+
+RSS_TARGET_MB = 500.0
+LAG_TARGET_MS = 100.0
+
+
+def rows(results: list[DriveResult]) -> list[list[str]]:
+    out = []
+    for r in results:
+        out.append(
+            [
+                f"{r.config.jobs:,}",
+                str(r.accounts),
+                f"{mean(r.concurrency):,.0f} (p5 {low(r.concurrency):,.0f})",
+                fmt(r.cpu.get("server"), 0),
+                fmt(r.server_peak_rss_mb, 0),
+                *r.event_lag.cells(),
+                fmt(r.rate("store_writes"), 0),
+                fmt(r.store_ms("save_job"), 2),
+                fmt(r.rate("events"), 0),
+                fmt(r.server_loop_lag_p99, 1),
+                str(r.refused),
+                fmt(r.cpu.get("simulator"), 0),
+                fmt(r.cpu.get("bench"), 0),
+                fmt(r.others_cpu, 0),
+            ]
+        )
+    return out
+
+
+def growth(results: list[DriveResult]) -> list[list[str]]:
+    base = results[0]
+    out = []
+    for r in results:
+        jobs = r.config.jobs / base.config.jobs
+
+        def ratio(a: float | None, b: float | None) -> str:
+            return f"x{a / b:.1f}" if a and b else "n/a"
+
+        out.append(
+            [
+                f"{r.config.jobs:,} (x{jobs:.1f})",
+                ratio(r.cpu.get("server"), base.cpu.get("server")),
+                ratio(r.server_peak_rss_mb, base.server_peak_rss_mb),
+                ratio(r.event_lag.p99, base.event_lag.p99),
+                ratio(r.rate("store_writes"), base.rate("store_writes")),
+            ]
+        )
+    return out
+
+
+def targets(results: list[DriveResult]) -> list[list[str]]:
+    out = []
+    for r in results:
+        out.append(
+            [
+                f"peak RSS at {r.config.jobs:,} jobs",
+                f"<= {RSS_TARGET_MB:.0f} MB",
+                f"{r.server_peak_rss_mb:.0f} MB",
+                verdict(r.server_peak_rss_mb <= RSS_TARGET_MB),
+            ]
+        )
+        out.append(
+            [
+                f"event lag p99 at {r.config.jobs:,} jobs",
+                f"<= {LAG_TARGET_MS:.0f} ms",
+                f"{r.event_lag.show(r.event_lag.p99)} ms",
+                verdict(r.event_lag.n > 0 and r.event_lag.p99 <= LAG_TARGET_MS),
+            ]
+        )
+    return out
+
+
+def report(results: list[DriveResult]) -> str:
+    command = " ".join(["python -m bench.scale", *sys.argv[1:]])
+    head = (
+        f"Command: `{command}`  \nDate: {date.today().isoformat()}  \n"
+        f"Machine: {machine_description()}  \nMeasured: {source_description(ARGS.src)}  \n"
+        f"Each job: {ARGS.points} progress updates {ARGS.step_delay:g} s apart; callbacks "
+        f"{'on' if not ARGS.no_callbacks else 'off'}; {ARGS.window:.0f} s measured per level.\n"
+    )
+    main = table(
+        "Scale",
+        [
+            "jobs",
+            "accounts",
+            "running (mean)",
+            "server CPU %",
+            "server peak RSS MB",
+            "event lag p50 ms",
+            "event lag p99 ms",
+            "event lag max ms",
+            "events measured",
+            "store writes/s",
+            "save_job ms (mean)",
+            "gateway events/s",
+            "server loop lag p99 ms",
+            "POSTs refused",
+            "simulator CPU %",
+            "bench CPU %",
+            "other processes CPU %",
+        ],
+        rows(results),
+    )
+    grow = table(
+        "Growth from the first level",
+        ["jobs", "server CPU", "peak RSS", "event lag p99", "store writes/s"],
+        growth(results),
+    )
+    goal = table("Targets", ["figure", "target", "measured", ""], targets(results))
+    return "\n".join([head, main, grow, goal])
+
+
+async def main() -> None:
+    results = []
+    for jobs in [int(x) for x in ARGS.levels.split(",")]:
+        print(f"level {jobs} jobs", file=sys.stderr, flush=True)
+        level = Level(
+            jobs=jobs,
+            src=ARGS.src,
+            step_delay=ARGS.step_delay,
+            points=ARGS.points,
+            window=ARGS.window,
+            callbacks=not ARGS.no_callbacks,
+            # no GET polling of completions here: bench.latency does it
+            poll_fraction=0.0,
+            keep=ARGS.keep,
+            profile=ARGS.profile,
+        )
+        results.append(await run_level(level))
+    print(report(results))
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--levels", default="300,1000,3000", help="concurrent jobs, ascending")
+    parser.add_argument("--window", type=float, default=60.0, help="seconds measured per level")
+    parser.add_argument("--step-delay", type=float, default=1.0, help="seconds between updates")
+    parser.add_argument("--points", type=int, default=20, help="progress updates per job")
+    parser.add_argument("--no-callbacks", action="store_true", help="jobs without replyUrl")
+    parser.add_argument("--src", type=Path, default=None, help="folder with the mjapi to measure")
+    parser.add_argument("--keep", action="store_true", help="keep the data folders and logs")
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="py-spy the server and simulator into DIR"
+    )
+    parser.add_argument("--quick", action="store_true", help="smoke run: 300 jobs, 15 s")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.levels, args.window, args.points = "300", 15.0, 5
+    return args
+
+
+ARGS = parse([])
+
+if __name__ == "__main__":
+    ARGS = parse()
+    run(main)

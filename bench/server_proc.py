@@ -1,0 +1,172 @@
+"""mjapi's server as the benchmarks run it: ``python -m bench.server_proc [--instrument]``.
+
+Without ``--instrument`` this is exactly ``mjapi serve`` (settings from ``MJAPI_*``; uvicorn
+with the same arguments and event loop). With it, three counters are added, from outside mjapi's
+code, for the scale benchmark:
+
+* every coroutine method of the store is wrapped to count calls (and the time they take), so
+  the store write rate is measured, not derived; and each job write that succeeded is noted
+  with its time, the job's ``replyRef``, status and progress (``GET /_bench/applied``): when
+  an event from the simulator was applied and persisted;
+* the transport's event stream is wrapped to count the Discord events handed to the engine;
+* a 20 ms timer measures the event loop's lag;
+
+and ``GET /_bench/stats`` answers them (counters cumulative, loop lag since the last ``?reset``).
+The wrappers cost a counter update per call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from bench.common import LoopLag
+
+#: store methods that change the database (the rest read); unknown names count as writes
+READ_PREFIXES = (
+    "get_",
+    "list_",
+    "token_owner",
+    "next_user_id",
+    "unfinished",
+    "count_",
+    "find_",
+    "pending_",
+    "webhook_secret",
+)
+
+
+#: store methods whose first argument is a job written to the database
+JOB_WRITES = ("insert_job", "save_job")
+
+
+class Counters:
+    def __init__(self) -> None:
+        self.calls: dict[str, int] = {}
+        self.seconds: dict[str, float] = {}
+        self.events = 0
+        self.lag = LoopLag()
+        #: (replyRef, status, progress, epoch seconds) of every job write that succeeded
+        self.applied: list[tuple[str, str, int | None, float]] = []
+
+    def snapshot(self, reset: bool) -> dict[str, Any]:
+        writes = {k: v for k, v in self.calls.items() if not k.startswith(READ_PREFIXES)}
+        return {
+            "store_calls": dict(self.calls),
+            "store_seconds": {k: round(v, 4) for k, v in self.seconds.items()},
+            "store_writes": sum(writes.values()),
+            "events": self.events,
+            "loop_lag_ms": self.lag.take(reset),
+            "time": time.time(),
+        }
+
+    def wrap_store(self, store: Any) -> None:
+        for name in dir(store):
+            if name.startswith("_") or name in ("open", "close"):
+                continue
+            method = getattr(store, name)
+            if asyncio.iscoroutinefunction(method):
+                vars(store)[name] = self._counted(name, method)
+
+    def _counted(
+        self, name: str, method: Callable[..., Awaitable[Any]]
+    ) -> Callable[..., Awaitable[Any]]:
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                result = await method(*args, **kwargs)
+            finally:
+                self.calls[name] = self.calls.get(name, 0) + 1
+                self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
+            if name in JOB_WRITES and result is not False and args:
+                self._applied(args[0])
+            return result
+
+        return counted
+
+    def _applied(self, job: Any) -> None:
+        """A job change is in the database: note when, for the benchmark's jobs."""
+        ref = getattr(job, "reply_ref", None)
+        if ref:
+            status = getattr(job, "status", None)
+            status_name = str(getattr(status, "value", status))
+            self.applied.append((ref, status_name, getattr(job, "progress", None), time.time()))
+
+    def wrap_events(self, transport: Any) -> None:
+        original = transport.events
+
+        async def events() -> AsyncIterator[Any]:
+            async for event in original():
+                self.events += 1
+                yield event
+
+        vars(transport)["events"] = events
+
+
+def _instrument(counters: Counters) -> dict[str, Any]:
+    """Patch mjapi's composition root (in this process) so that what it builds is counted."""
+    import mjapi.app as composition
+
+    open_store = composition.open_configured_store
+    make_transport = composition.discord_transport
+
+    async def counted_store(settings: Any) -> Any:
+        store = await open_store(settings)
+        counters.wrap_store(store)
+        return store
+
+    def counted_transport(settings: Any, clock: Any) -> Any:
+        transport = make_transport(settings, clock)
+        counters.wrap_events(transport)
+        return transport
+
+    composition.open_configured_store = counted_store
+    return {"transport_factory": counted_transport}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--instrument", action="store_true")
+    args = parser.parse_args()
+
+    import uvicorn
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+
+    from mjapi import logs
+    from mjapi.app import create_app
+    from mjapi.settings import Settings
+
+    settings = Settings()
+    logs.configure(settings.log_level)
+    counters = Counters()
+    extra = _instrument(counters) if args.instrument else {}
+    app = create_app(settings, **extra)
+    if args.instrument:
+
+        async def stats(request: Request) -> JSONResponse:
+            return JSONResponse(counters.snapshot("reset" in request.query_params))
+
+        async def applied(request: Request) -> JSONResponse:
+            return JSONResponse(counters.applied)
+
+        app.add_route("/_bench/stats", stats)
+        app.add_route("/_bench/applied", applied)
+    # what ``mjapi serve`` does: uvicorn.run(app, host=..., port=..., log_config=None)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None)
+    server = uvicorn.Server(config)
+
+    async def serve() -> None:
+        if args.instrument:
+            counters.lag.start()
+        await server.serve()
+
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        runner.run(serve())
+
+
+if __name__ == "__main__":
+    main()
