@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import date
-from pathlib import Path
 
 from bench.common import (
     fmt,
@@ -31,7 +30,7 @@ from bench.common import (
     table,
     verdict,
 )
-from bench.workload import DriveResult, Level, low, mean, run_level
+from bench.workload import DriveResult, add_level_arguments, low, mean, run_levels
 
 VISIBLE_TARGET_MS = 50.0
 CALLBACK_TARGET_MS = 100.0
@@ -142,35 +141,14 @@ def report(results: list[DriveResult], command: str) -> str:
 
 
 async def main() -> None:
-    results = []
-    for jobs in [int(x) for x in ARGS.levels.split(",")]:
-        print(f"level {jobs} jobs", file=sys.stderr, flush=True)
-        level = Level(
-            jobs=jobs,
-            src=ARGS.src,
-            step_delay=ARGS.step_delay,
-            points=ARGS.points,
-            window=ARGS.window,
-            poll_fraction=1.0 if jobs <= 300 else ARGS.sample,
-            keep=ARGS.keep,
-            profile=ARGS.profile,
-        )
-        results.append(await run_level(level))
+    results = await run_levels(ARGS, lambda jobs: 1.0 if jobs <= 300 else ARGS.sample)
     print(report(results, " ".join(["python -m bench.latency", *sys.argv[1:]])))
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--levels", default="100,3000", help="concurrent jobs, comma-separated")
-    parser.add_argument("--window", type=float, default=60.0, help="seconds measured per level")
-    parser.add_argument("--step-delay", type=float, default=1.0, help="seconds between updates")
-    parser.add_argument("--points", type=int, default=20, help="progress updates per job")
+    add_level_arguments(parser, "100,3000")
     parser.add_argument("--sample", type=float, default=0.1, help="GET-polled share above 300")
-    parser.add_argument("--src", type=Path, default=None, help="folder with the mjapi to measure")
-    parser.add_argument("--keep", action="store_true", help="keep the data folders and logs")
-    parser.add_argument(
-        "--profile", type=Path, default=None, help="py-spy the server and simulator into DIR"
-    )
     parser.add_argument(
         "--quick", action="store_true", help="smoke run: 100 jobs, 5 updates each, 15 s"
     )

@@ -20,10 +20,9 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import date
-from pathlib import Path
 
 from bench.common import fmt, machine_description, run, source_description, table, verdict
-from bench.workload import DriveResult, Level, low, mean, run_level
+from bench.workload import DriveResult, add_level_arguments, low, mean, run_levels
 
 RSS_TARGET_MB = 500.0
 LAG_TARGET_MS = 100.0
@@ -137,37 +136,15 @@ def report(results: list[DriveResult]) -> str:
 
 
 async def main() -> None:
-    results = []
-    for jobs in [int(x) for x in ARGS.levels.split(",")]:
-        print(f"level {jobs} jobs", file=sys.stderr, flush=True)
-        level = Level(
-            jobs=jobs,
-            src=ARGS.src,
-            step_delay=ARGS.step_delay,
-            points=ARGS.points,
-            window=ARGS.window,
-            callbacks=not ARGS.no_callbacks,
-            # no GET polling of completions here: bench.latency does it
-            poll_fraction=0.0,
-            keep=ARGS.keep,
-            profile=ARGS.profile,
-        )
-        results.append(await run_level(level))
+    # no GET polling of completions here: bench.latency does it
+    results = await run_levels(ARGS, lambda jobs: 0.0, callbacks=not ARGS.no_callbacks)
     print(report(results))
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--levels", default="300,1000,3000", help="concurrent jobs, ascending")
-    parser.add_argument("--window", type=float, default=60.0, help="seconds measured per level")
-    parser.add_argument("--step-delay", type=float, default=1.0, help="seconds between updates")
-    parser.add_argument("--points", type=int, default=20, help="progress updates per job")
+    add_level_arguments(parser, "300,1000,3000")
     parser.add_argument("--no-callbacks", action="store_true", help="jobs without replyUrl")
-    parser.add_argument("--src", type=Path, default=None, help="folder with the mjapi to measure")
-    parser.add_argument("--keep", action="store_true", help="keep the data folders and logs")
-    parser.add_argument(
-        "--profile", type=Path, default=None, help="py-spy the server and simulator into DIR"
-    )
     parser.add_argument("--quick", action="store_true", help="smoke run: 300 jobs, 15 s")
     args = parser.parse_args(argv)
     if args.quick:

@@ -20,6 +20,7 @@ and every slot has run at least one whole job. What had not happened when observ
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -30,6 +31,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -550,3 +552,38 @@ async def run_level(level: Level) -> DriveResult:
             children.stop_all()
             took = time.monotonic() - began
             print(f"  level {level.jobs} took {took:.0f} s", file=sys.stderr, flush=True)
+
+
+def add_level_arguments(parser: argparse.ArgumentParser, levels: str) -> None:
+    """The options every level-driven script (``bench.latency``, ``bench.scale``) shares."""
+    parser.add_argument("--levels", default=levels, help="concurrent jobs, comma-separated")
+    parser.add_argument("--window", type=float, default=60.0, help="seconds measured per level")
+    parser.add_argument("--step-delay", type=float, default=1.0, help="seconds between updates")
+    parser.add_argument("--points", type=int, default=20, help="progress updates per job")
+    parser.add_argument("--src", type=Path, default=None, help="folder with the mjapi to measure")
+    parser.add_argument("--keep", action="store_true", help="keep the data folders and logs")
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="py-spy the server and simulator into DIR"
+    )
+
+
+async def run_levels(
+    args: argparse.Namespace, poll_fraction: Callable[[int], float], *, callbacks: bool = True
+) -> list[DriveResult]:
+    """One ``run_level`` per entry of ``--levels``, in order, with the shared options."""
+    results = []
+    for jobs in [int(x) for x in args.levels.split(",")]:
+        print(f"level {jobs} jobs", file=sys.stderr, flush=True)
+        level = Level(
+            jobs=jobs,
+            src=args.src,
+            step_delay=args.step_delay,
+            points=args.points,
+            window=args.window,
+            callbacks=callbacks,
+            poll_fraction=poll_fraction(jobs),
+            keep=args.keep,
+            profile=args.profile,
+        )
+        results.append(await run_level(level))
+    return results
