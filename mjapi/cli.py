@@ -53,6 +53,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_config=None,
+        access_log=settings.access_log,
         # SIGTERM: stop accepting, give requests this long, then the lifespan stores the rest.
         timeout_graceful_shutdown=max(1, round(settings.shutdown_grace)),
     )

@@ -8,6 +8,7 @@ import hashlib
 import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
+from typing import Protocol
 
 import httpx
 
@@ -26,8 +27,20 @@ from mjapi.transports.base import (
 )
 
 
+class EventConsumer(Protocol):
+    """What reads a transport's events (the engine)."""
+
+    async def settled(self) -> None:
+        """Wait until every event read so far has been applied."""
+        ...
+
+
 class FakeTransport:
-    """A Midjourney backend that acknowledges at once and lets the test emit later events."""
+    """A Midjourney backend that acknowledges at once and lets the test emit later events.
+
+    Set ``consumer`` to the engine reading ``events()`` so that ``applied()`` can tell when the
+    events emitted so far have been applied, not only read.
+    """
 
     def __init__(self, *, auto_start: bool = True) -> None:
         self.auto_start = auto_start
@@ -46,6 +59,7 @@ class FakeTransport:
         self.resumed: dict[str, list[Resumable]] = {}
         #: channels in the order they were attached
         self.attach_order: list[str] = []
+        self.consumer: EventConsumer | None = None
         self._events: asyncio.Queue[BackendEvent] = asyncio.Queue()
 
     async def identify(self, token: str) -> DiscordIdentity:
@@ -123,12 +137,21 @@ class FakeTransport:
     async def events(self) -> AsyncIterator[BackendEvent]:
         while True:
             yield await self._events.get()
-            # The consumer asks for the next event only after applying this one.
+            # The consumer asks for the next event once it has taken this one in hand.
             self._events.task_done()
 
     async def applied(self) -> None:
-        """Wait until the consumer has applied every event emitted so far."""
-        await asyncio.wait_for(self._events.join(), 5)
+        """Wait until the consumer has applied every event emitted so far (and any event that
+        applying them emitted in turn)."""
+        assert self.consumer is not None, "wire the engine: transport.consumer = engine"
+        await asyncio.wait_for(self._quiet(self.consumer), 5)
+
+    async def _quiet(self, consumer: EventConsumer) -> None:
+        while True:
+            await self._events.join()  # every event emitted is in the consumer's hands
+            await consumer.settled()
+            if self._events.empty():  # applying them emitted nothing new
+                return
 
     async def close(self) -> None:
         return None

@@ -2,9 +2,9 @@
 
 Whenever a slot may have freed (a job ended, an account was reset or got more slots, a start-up
 found queued jobs), ``soon(channel)`` schedules one dispatch pass for that account; passes of one
-account never overlap. A pass reads the account once and starts waiting jobs, in the waiting
-room's order, while slots are free. An account that was removed or disabled fails its waiting
-jobs: they could never run.
+account never overlap. A pass looks the account up (in memory: accounts.py) and starts waiting
+jobs, in the waiting room's order, while slots are free. An account that was removed or
+disabled fails its waiting jobs: they could never run.
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ from mjapi.engine.routing import unusable_error
 from mjapi.engine.slots import AccountSlots
 from mjapi.engine.waiting import WaitingRoom
 from mjapi.errors import MjapiError, NotFound
-from mjapi.storage.base import AccountStore
 
 log = logging.getLogger(__name__)
 
 #: Seconds a stopping engine lets submissions in flight finish.
 STOP_GRACE = 5.0
+#: The account of a channel as it is now; None when there is none.
+LookupFn = Callable[[str], Account | None]
 #: Claims a waiting job for a slot; False when it ended meanwhile (then it is skipped).
 TakeFn = Callable[[str], bool]
 #: Starts a waiting job on the account (its slot is already taken).
@@ -37,14 +38,14 @@ FailFn = Callable[[str, MjapiError], Awaitable[None]]
 class Dispatcher:
     def __init__(
         self,
-        store: AccountStore,
+        lookup: LookupFn,
         slots: AccountSlots,
         take: TakeFn,
         start: StartFn,
         fail: FailFn,
     ) -> None:
         self.room = WaitingRoom()
-        self._store = store
+        self._lookup = lookup
         self._slots = slots
         self._take = take
         self._start = start
@@ -69,7 +70,7 @@ class Dispatcher:
 
     async def _pass(self, channel: str) -> None:
         try:
-            account = await self._store.get_account(channel)
+            account = self._lookup(channel)
             if account is None or account.disabled_reason is not None:
                 await self._fail_all(channel, account)
                 return

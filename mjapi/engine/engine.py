@@ -4,6 +4,11 @@ Every change to a job goes through ``_mutate``: read the newest version, compute
 a pure function, write it with the store's conditional update, then run the after-effects (wake a
 waiting POST, free the slot, send the callback). Changes to one job are serialized by a lock, so the
 event consumer, the watchdog and request handlers never overwrite each other.
+
+Transport events are applied per job in arrival order, different jobs concurrently
+(event_lanes.py); under load a job's intermediate progress reports (and their callbacks) may be
+coalesced into the newest one. The accounts are served from memory (accounts.py), so a job POST
+reads nothing from the store to choose its account.
 """
 
 from __future__ import annotations
@@ -26,8 +31,10 @@ from mjapi.domain.scheduling import pick_account
 from mjapi.engine import plans
 from mjapi.engine.accounts import NO_CONFIGURATION, Accounts
 from mjapi.engine.dispatch import Dispatcher
+from mjapi.engine.event_lanes import EventLanes
 from mjapi.engine.plans import Plan
 from mjapi.engine.ports import Callbacks, Fetcher
+from mjapi.engine.recent import RecentJobs
 from mjapi.engine.recovery import LOST_ERROR, plan_recovery
 from mjapi.engine.requests import (
     BlendRequest,
@@ -87,6 +94,8 @@ class Engine:
         self._slots = AccountSlots()
         self._ids = JobIdFactory()
         self._live: dict[str, Job] = {}
+        #: finished jobs recently read or ended, so that reading them again costs no store read
+        self._recent = RecentJobs()
         #: set when a job leaves ``created`` (a POST may answer) and when it ends
         self._acks: dict[str, asyncio.Event] = {}
         self._ends: dict[str, asyncio.Event] = {}
@@ -94,9 +103,15 @@ class Engine:
         self._verdicts: dict[str, Verdict] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        #: account configuration (``/v2/account...``), kept in memory
+        self.accounts = Accounts(store, transport, clock)
         #: the durable queue (its jobs are ``created`` rows in the store)
         self._dispatch = Dispatcher(
-            store, self._slots, self._take_waiting, self._submit_waiting, self._fail_waiting
+            self.accounts.find,
+            self._slots,
+            self._take_waiting,
+            self._submit_waiting,
+            self._fail_waiting,
         )
         self._room = self._dispatch.room
         self._queue_by_default = queue_by_default
@@ -105,8 +120,7 @@ class Engine:
         #: when the watchdog's count started afresh (left the queue, or resumed after a restart)
         self._restarted: dict[str, datetime] = {}
         self._recovered: set[str] = set()
-        #: account configuration (``/v2/account...``)
-        self.accounts = Accounts(store, transport, clock)
+        self._events = EventLanes(self._apply_with_retries)
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -133,7 +147,7 @@ class Engine:
                 self._acks.pop(job.jobid, None)
         # Flagged accounts connect too: their running jobs must still end, only new work is
         # kept away. Disabled ones stay off until reset.
-        accounts = [a for a in await self._store.list_accounts() if a.disabled_reason is None]
+        accounts = [a for a in await self.accounts.load() if a.disabled_reason is None]
         await asyncio.gather(
             *(self._attach_quietly(a, plan.to_resume.get(a.channel, [])) for a in accounts)
         )
@@ -149,6 +163,7 @@ class Engine:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        await self._events.close()
         await self._dispatch.stop()
 
     async def _parents_of(self, jobs: list[Job]) -> dict[str, Job]:
@@ -177,7 +192,7 @@ class Engine:
         """Click a button of a finished job; the new job runs on the parent's account."""
         parent = await self.job(owner, request.jobid)
         clicked = button_to_click(parent, request.button, request.prompt, request.mask)
-        account = await self._account_of(parent)
+        account = self._account_of(parent)
         plan = plans.button(self._transport, parent, clicked, request)
         return await self._run(owner, request.options, plan, pinned=account)
 
@@ -197,7 +212,7 @@ class Engine:
         """Ask Midjourney for the seed (and the four images) of a finished image job."""
         parent = await self.job(owner, request.jobid)
         require_seedable(parent)
-        account = await self._account_of(parent)
+        account = self._account_of(parent)
         plan = plans.seed(self._transport, parent)
         return await self._run(owner, request.options, plan, pinned=account)
 
@@ -213,7 +228,12 @@ class Engine:
         return cancelled or await self.job(owner, jobid)
 
     async def job(self, owner: int, jobid: str) -> Job:
-        job = self._live.get(jobid) or await self._store.get_job(jobid)
+        job = self._live.get(jobid) or self._recent.get(jobid)
+        if job is None:
+            stamp = self._recent.stamp
+            job = await self._store.get_job(jobid)
+            if job is not None and job.terminal:
+                self._recent.put(job, read_at=stamp)
         if job is None or job.owner != owner:
             raise NotFound(f"Unable to locate job {jobid}")
         return job
@@ -230,10 +250,11 @@ class Engine:
     async def _run(
         self, owner: int, options: JobOptions, plan: Plan, *, pinned: Account | None = None
     ) -> Job:
-        reply_url = options.reply_url or await self._default_reply_url(owner)
-        accounts = [pinned] if pinned else await self._candidates(owner, options)
-        # From here to _track there is no await: choosing the account and taking its slot is
-        # atomic with respect to other requests.
+        reply_url = options.reply_url or await self.accounts.default_reply_url(owner)
+        accounts = [pinned] if pinned else self._candidates(owner, options)
+        # From here to _track (or the queue's reserve) there is no await: choosing the account
+        # and taking its slot, or its place in its queue, is atomic with respect to other
+        # requests, so concurrent requests spread over the accounts.
         waits = False
         if not plan.takes_slot:
             account = self._only(accounts)
@@ -244,8 +265,25 @@ class Engine:
                 if not self._may_wait(owner, options, plan):
                     raise
                 account, waits = self._shortest_wait(accounts), True
+        job = self._new_job(owner, options, plan, account, reply_url)
+        if waits:
+            self._room.reserve(account.channel, owner)
+            return await self._enqueue(job, plan)
+        self._track(job, occupy=plan.takes_slot)
+        await self._store_new(job, plan)
+        await self._submit(job, account, plan)
+        return await self._answer(job.jobid, until_done=plan.until_done)
+
+    def _new_job(
+        self,
+        owner: int,
+        options: JobOptions,
+        plan: Plan,
+        account: Account,
+        reply_url: str | None,
+    ) -> Job:
         now = self._clock.now()
-        job = Job(
+        return Job(
             jobid=self._ids.make(now, owner, account.channel),
             owner=owner,
             verb=plan.verb,
@@ -260,15 +298,13 @@ class Engine:
             reply_ref=options.reply_ref,
             **plan.fields,
         )
-        self._track(job, occupy=plan.takes_slot and not waits)
+
+    async def _store_new(self, job: Job, plan: Plan) -> None:
         await self._persist_new(job)
         if plan.parent is not None:
             child = Child(plan.child_button or job.button or plan.verb, job.jobid)
             await self._store.add_child(plan.parent.jobid, child)
-        if waits:
-            return await self._wait_for_slot(job)
-        await self._submit(job, account, plan)
-        return await self._answer(job.jobid, until_done=plan.until_done)
+            self._recent.discard(plan.parent.jobid)  # its children changed in the store
 
     async def _submit(self, job: Job, account: Account, plan: Plan) -> None:
         try:
@@ -289,21 +325,17 @@ class Engine:
             raise
         await self._mutate(job.jobid, lambda j: _with_nonce(j, nonce))
 
-    async def _default_reply_url(self, owner: int) -> str | None:
-        profile = await self._store.get_profile(owner)
-        return profile.reply_url if profile else None
-
-    async def _account_of(self, parent: Job) -> Account:
+    def _account_of(self, parent: Job) -> Account:
         """The account a follow-up of ``parent`` must run on (useapi: the parent's channel)."""
-        account = await self._store.get_account(parent.channel)
+        account = self.accounts.find(parent.channel)
         if account is None or account.owner != parent.owner:
             raise NotFound(f"Configuration not found for channel {parent.channel}")
         require_usable([account])
         return account
 
-    async def _candidates(self, owner: int, options: JobOptions) -> list[Account]:
+    def _candidates(self, owner: int, options: JobOptions) -> list[Account]:
         """The accounts a new job may use: the one named by ``channel``, else all of them."""
-        accounts = await self._store.list_accounts(owner)
+        accounts = self.accounts.owned(owner)
         if options.channel is not None:
             accounts = [a for a in accounts if a.channel == options.channel]
         if not accounts:
@@ -321,12 +353,27 @@ class Engine:
 
     # -- the durable queue --------------------------------------------------------------------
 
+    async def _enqueue(self, job: Job, plan: Plan) -> Job:
+        """Store a job that waits for a slot and queue it in the place reserved for it.
+
+        The reservation taken when its account was chosen is released when the job is not
+        stored; the POST answers at once, so nobody collects a verdict for it.
+        """
+        self._track(job, occupy=False)
+        try:
+            await self._store_new(job, plan)
+        except BaseException:
+            self._room.release(job.channel, job.owner)
+            raise
+        return await self._wait_for_slot(job)
+
     async def _wait_for_slot(self, job: Job) -> Job:
-        """Queue a stored job; the POST answers now, so nobody collects a verdict for it."""
+        """Queue a stored job in its reserved place; the POST answers now."""
         self._acks.pop(job.jobid, None)
         if job.jobid not in self._live:  # cancelled while it was being stored
+            self._room.release(job.channel, job.owner)
             return await self._require(job.jobid)
-        self._room.add(job.channel, job.owner, job.jobid)
+        self._room.add(job.channel, job.owner, job.jobid, reserved=True)
         self._dispatch.soon(job.channel)  # a slot may have freed meanwhile
         return self._live[job.jobid]
 
@@ -486,6 +533,7 @@ class Engine:
     def _after_change(self, before: Job, after: Job) -> None:
         if after.terminal:
             self._forget(after.jobid)
+            self._recent.put(after)
             self._transport.forget(after.channel, after.jobid)
         else:
             self._live[after.jobid] = after
@@ -498,7 +546,11 @@ class Engine:
 
     async def _consume_events(self) -> None:
         async for event in self._transport.events():
-            await self._apply_with_retries(event)
+            await self._events.put(event)  # waits only while too many are pending
+
+    async def settled(self) -> None:
+        """Wait until every event read from the transport so far has been applied."""
+        await self._events.settled()
 
     async def _apply_with_retries(self, event: BackendEvent) -> None:
         """Apply one event; a failing store is retried so that a result is not dropped."""

@@ -4,6 +4,10 @@ The queue itself is the ``created`` jobs in the store (nothing else is written, 
 crash as the jobs do); this is the in-memory order in which they get a free slot. Each account
 serves its waiting users round-robin, and each user's jobs in arrival order, so one user with a
 thousand jobs waiting cannot starve another with one.
+
+A job is counted against its account's queue from the moment its account is chosen
+(``reserve``), while it is still being stored: concurrent requests then see each other and
+spread over the accounts instead of all picking the same "shortest" queue.
 """
 
 from __future__ import annotations
@@ -19,8 +23,28 @@ class WaitingRoom:
         self._channels: dict[str, OrderedDict[int, deque[str]]] = {}
         self._where: dict[str, tuple[str, int]] = {}
         self._per_owner: Counter[int] = Counter()
+        #: places promised to jobs still being stored, per channel and per owner
+        self._reserved: Counter[str] = Counter()
+        self._reserved_by: Counter[int] = Counter()
 
-    def add(self, channel: str, owner: int, jobid: str) -> None:
+    def reserve(self, channel: str, owner: int) -> None:
+        """Count a job that will be ``add``-ed with ``reserved=True`` (or ``release``-d)."""
+        self._reserved[channel] += 1
+        self._reserved_by[owner] += 1
+
+    def release(self, channel: str, owner: int) -> None:
+        """Give up a reservation: the job will not wait after all (not stored, cancelled)."""
+        self._reserved[channel] -= 1
+        self._reserved_by[owner] -= 1
+        if not self._reserved[channel]:
+            del self._reserved[channel]
+        if not self._reserved_by[owner]:
+            del self._reserved_by[owner]
+
+    def add(self, channel: str, owner: int, jobid: str, *, reserved: bool = False) -> None:
+        """Queue ``jobid``; ``reserved``: it takes the place ``reserve`` kept for it."""
+        if reserved:
+            self.release(channel, owner)
         owners = self._channels.setdefault(channel, OrderedDict())
         owners.setdefault(owner, deque()).append(jobid)
         self._where[jobid] = (channel, owner)
@@ -52,11 +76,13 @@ class WaitingRoom:
         return jobid
 
     def waiting(self, owner: int) -> int:
-        """How many of ``owner``'s jobs wait (the per-user bound)."""
-        return self._per_owner[owner]
+        """How many of ``owner``'s jobs wait or are about to (the per-user bound)."""
+        return self._per_owner[owner] + self._reserved_by[owner]
 
     def length(self, channel: str) -> int:
-        return sum(len(jobs) for jobs in self._channels.get(channel, {}).values())
+        """Jobs waiting on ``channel``, counting the reserved places."""
+        queued = sum(len(jobs) for jobs in self._channels.get(channel, {}).values())
+        return queued + self._reserved[channel]
 
     def channels(self) -> list[str]:
         """Channels with jobs waiting."""

@@ -20,7 +20,7 @@ from mjapi.simulator import messages
 from mjapi.simulator.bot_core import BotCore
 from mjapi.simulator.buttons import ButtonPlayer
 from mjapi.simulator.commands import PLAYED_COMMANDS, PLAYED_PREFERENCES
-from mjapi.simulator.config import PLAN_CONCURRENCY, SimulatorConfig
+from mjapi.simulator.config import SimulatorConfig
 from mjapi.simulator.custom_ids import Kind
 from mjapi.simulator.describe import (
     DescribeFlow,
@@ -133,7 +133,7 @@ class MidjourneyBot:
 
     def plan_changed(self, user: SimUser) -> None:
         """``/_sim/plans``: the user's queue follows the new plan's concurrency at once."""
-        self._runner.resize(user.id, PLAN_CONCURRENCY[user.plan])
+        self._runner.resize(user.id, self._core.config.concurrency(user.plan))
 
     async def aclose(self) -> None:
         """Cancel everything the bot is doing (simulator shutdown)."""

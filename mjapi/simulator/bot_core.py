@@ -12,9 +12,10 @@ from mjapi.clock import Clock
 from mjapi.simulator import messages
 from mjapi.simulator.cdn import StoredFile
 from mjapi.simulator.components import mark_used
-from mjapi.simulator.config import PLAN_CONCURRENCY, SimulatorConfig
+from mjapi.simulator.config import SimulatorConfig
 from mjapi.simulator.faults import FaultControl
 from mjapi.simulator.gateway_hub import GatewayHub
+from mjapi.simulator.media import MediaCache
 from mjapi.simulator.messages import InteractionContext
 from mjapi.simulator.objects import JsonObject
 from mjapi.simulator.scheduler import JobQueue
@@ -27,6 +28,9 @@ log = logging.getLogger(__name__)
 
 #: nonces remembered per user: a reused nonce creates no new job (reference §1.7)
 _NONCE_MEMORY = 1000
+#: shared media kept per image variant: one per progress-point list a job may show (all, the
+#: first, the first half) and some room for other aspect ratios
+_MEDIA_PER_VARIANT = 4
 
 
 class BotCore:
@@ -51,6 +55,8 @@ class BotCore:
         self.faults = faults
         self.stats = stats
         self.queues: dict[str, JobQueue[Any]] = {}
+        #: media shared between jobs (``SimulatorConfig.image_variants``)
+        self.media = MediaCache(max(1, config.image_variants * _MEDIA_PER_VARIANT))
         self._nonces: dict[str, OrderedDict[str, None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.closing = False
@@ -70,7 +76,8 @@ class BotCore:
         if user.id not in self.queues:
             # the plan as it is now: ``user`` may be a context's copy from before /_sim/plans
             plan = self.state.users.get(user.id, user).plan
-            self.queues[user.id] = JobQueue(PLAN_CONCURRENCY[plan], self.config.wait_queue_size)
+            concurrency = self.config.concurrency(plan)
+            self.queues[user.id] = JobQueue(concurrency, self.config.wait_queue_size)
         return self.queues[user.id]
 
     def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
@@ -109,16 +116,17 @@ class BotCore:
 
     # -- gateway output ----------------------------------------------------------------------
 
-    def emit(self, user_id: str, event: str, data: JsonObject) -> None:
-        self.hub.dispatch(user_id, event, data)
+    def emit(self, user_id: str, event: str, data: JsonObject, d_json: str | None = None) -> None:
+        """Dispatch to the user's sessions; ``d_json``: ``data`` already encoded, if at hand."""
+        self.hub.dispatch(user_id, event, data, d_json)
 
     def post(self, ctx: InteractionContext, message: JsonObject) -> None:
         self.state.save_message(messages.stored(message))
         self.emit(ctx.user.id, "MESSAGE_CREATE", message)
 
-    def edit(self, ctx: InteractionContext, message: JsonObject) -> None:
+    def edit(self, ctx: InteractionContext, message: JsonObject, d_json: str | None = None) -> None:
         self.state.save_message(message)
-        self.emit(ctx.user.id, "MESSAGE_UPDATE", message)
+        self.emit(ctx.user.id, "MESSAGE_UPDATE", message, d_json)
 
     def delete(self, user_id: str, channel: SimChannel, message_id: str) -> None:
         self.state.delete_message(channel.id, message_id)

@@ -8,7 +8,6 @@ the CDN needs no token; the ``ex/is/hm`` parameters are handed out but not check
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from collections import OrderedDict
@@ -85,5 +84,6 @@ class Cdn:
         issued = int(self._clock.now().timestamp())
         expires = issued + _URL_LIFETIME_S
         ex, is_ = f"{expires:08x}", f"{issued:08x}"
-        mac = hmac.new(self._secret, f"{path}|{ex}|{is_}".encode(), hashlib.sha256).hexdigest()
+        # the one-shot digest: the same MAC as hmac.new(...).hexdigest(), at a fraction of the cost
+        mac = hmac.digest(self._secret, f"{path}|{ex}|{is_}".encode(), "sha256").hex()
         return f"ex={ex}&is={is_}&hm={mac}&"

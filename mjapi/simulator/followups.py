@@ -15,7 +15,8 @@ from PIL import Image
 from mjapi.simulator import render_ops
 from mjapi.simulator.bot_core import BotCore
 from mjapi.simulator.custom_ids import ButtonAction, Kind
-from mjapi.simulator.jobs import Job, Rendered
+from mjapi.simulator.jobs import Job
+from mjapi.simulator.media import Rendered, variant_seed
 from mjapi.simulator.messages import InteractionContext
 from mjapi.simulator.prompts import (
     aspect_ratio,
@@ -68,15 +69,24 @@ class JobFactory:
     def imagine(self, ctx: InteractionContext, origin: str, raw_prompt: str) -> Job:
         prompt = self.echo(raw_prompt)
         if "--video" in prompt:
-            return self.video(
-                ctx, origin, prompt, lambda h, cell, n: render_cells(prompt, h, cell, n)
-            )
-        size, aspect = self._core.config.grid_size, aspect_ratio(prompt)
+            return self.video(ctx, origin, prompt, self._stills(prompt))
+        config, aspect = self._core.config, aspect_ratio(prompt)
+        cell = cell_size(config.grid_size // 2, aspect)
         job = self._job(ctx, origin, prompt, ResultKind.GRID)
-        job.render = lambda: _grid(
-            render_cells(prompt, job.job_hash, cell_size(size // 2, aspect), 4)
-        )
+        if config.image_variants:
+            seed = variant_seed(job.job_hash, config.image_variants)
+            job.render = lambda: _grid(render_cells(seed, seed, cell, 4, captions=False))
+            job.media_key = (seed, cell)
+        else:
+            job.render = lambda: _grid(
+                render_cells(prompt, job.job_hash, cell, 4, captions=config.captions)
+            )
         return job
+
+    def _stills(self, prompt: str) -> Callable[[str, tuple[int, int], int], list[Image.Image]]:
+        """The first frames of a new video batch for ``prompt`` (see ``video``)."""
+        captions = self._core.config.captions
+        return lambda h, cell, n: render_cells(prompt, h, cell, n, captions=captions)
 
     def blend(
         self, ctx: InteractionContext, origin: str, prompt: str, images: list[Image.Image]
@@ -146,13 +156,15 @@ class JobFactory:
 
     def _reroll(self, click: Click, prompt: str, remixed: bool) -> Job:
         if click.result.kind is ResultKind.VIDEO_BATCH:
-            return self.video(
-                click.ctx, click.origin, prompt, lambda h, cell, n: render_cells(prompt, h, cell, n)
-            )
-        size, aspect = self._core.config.grid_size, aspect_ratio(prompt)
+            return self.video(click.ctx, click.origin, prompt, self._stills(prompt))
+        config, aspect = self._core.config, aspect_ratio(prompt)
+        size, captions = config.grid_size, config.captions
         # capture 24: a reroll reads like a plain imagine, even after a remix edit
         return self._grid_job(
-            click, prompt, None, lambda h: _cells(render_grid(prompt, h, size, aspect))
+            click,
+            prompt,
+            None,
+            lambda h: _cells(render_grid(prompt, h, size, aspect, captions=captions)),
         )
 
     def _pan(self, click: Click, prompt: str, remixed: bool) -> Job:

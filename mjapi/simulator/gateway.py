@@ -1,8 +1,9 @@
 """The Gateway websocket (``/gateway``): HELLO, IDENTIFY -> READY, RESUME -> RESUMED, heartbeats.
 
-One writer task per connection sends frames in the order they were queued; frames are encoded
-when queued, so a zlib stream stays in order. Sessions live in the hub, not here: a connection
-only carries one for a while (reference §2.3).
+Frames are encoded when sent, so a zlib stream stays in order, and written at once when the
+server offers it (``sockets.direct_sender``); otherwise, and from the moment a close is asked,
+one writer task per connection sends them in order. Sessions live in the hub, not here: a
+connection only carries one for a while (reference §2.3).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from mjapi.simulator.gateway_protocol import (
 )
 from mjapi.simulator.gateway_session import GatewaySession, ready_payload
 from mjapi.simulator.objects import JsonObject
-from mjapi.simulator.sockets import tcp_transport
+from mjapi.simulator.sockets import SendNow, direct_sender, tcp_transport
 from mjapi.simulator.state import SimulatorState
 from mjapi.simulator.stats import GatewayStats
 
@@ -93,15 +94,24 @@ class GatewayConnection:
         self._stats = stats
         self._encoder = FrameEncoder(options.zlib_stream)
         self._outbox: asyncio.Queue[str | bytes | _Close] = asyncio.Queue()
+        #: writes a frame now; None once frames must go through the outbox (they then stay
+        #: behind what it holds: a close, or frames the direct path refused)
+        self._send_now: SendNow | None = direct_sender(websocket)
         self.session: GatewaySession | None = None
         self.zombie = False
 
     # -- GatewayLink -------------------------------------------------------------------------
 
     def send(self, text: str) -> None:
-        self._outbox.put_nowait(self._encoder.encode(text))
+        data = self._encoder.encode(text)
+        if self._send_now is not None:
+            if self._send_now(data):
+                return
+            self._send_now = None
+        self._outbox.put_nowait(data)
 
     def close(self, code: int, reason: str) -> None:
+        self._send_now = None
         self._outbox.put_nowait(_Close(code, reason))
 
     def abort(self) -> bool:
@@ -122,7 +132,7 @@ class GatewayConnection:
             self._send(frame(Opcode.HELLO, hello))
             close = await self._read_loop()
             if close is not None:
-                self._outbox.put_nowait(close)
+                self.close(close.code, close.reason)
                 await asyncio.wait([writer])
         finally:
             self._hub.disconnected(self)

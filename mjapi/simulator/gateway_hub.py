@@ -5,10 +5,14 @@ network dropped it, the server closed it with a resumable code) its session stay
 ``resume_window`` seconds and keeps numbering and buffering the dispatches of its user, so a
 RESUME on a new connection replays exactly what was missed. No I/O here: connections are
 ``GatewayLink``s that queue frames; time comes from the injected clock.
+
+A dispatch costs the same whatever the number of sessions: sessions are indexed by user, and
+only the detached ones are looked at for expiry.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from mjapi.clock import Clock
@@ -20,6 +24,9 @@ from mjapi.simulator.users import SimUser
 
 #: RESUMED ``d``: Discord sends only a debugging trace, which clients ignore
 _RESUMED = {"_trace": ['["mjapi-simulator",{"micros":0}]']}
+
+#: called with (user id, event name, ``d``) after each dispatch (``GatewayHub.observe``)
+DispatchObserver = Callable[[str, str, Any], None]
 
 
 class GatewayHub:
@@ -34,6 +41,11 @@ class GatewayHub:
         self._replay_limit = replay_limit
         self._links: list[GatewayLink] = []
         self._sessions: dict[str, GatewaySession] = {}
+        #: user id -> that user's sessions (connected or resumable), in creation order
+        self._by_user: dict[str, list[GatewaySession]] = {}
+        #: the sessions without a connection: the only ones that can expire
+        self._detached: set[GatewaySession] = set()
+        self._observers: list[DispatchObserver] = []
 
     # -- connections -------------------------------------------------------------------------
 
@@ -61,6 +73,7 @@ class GatewayHub:
         self._expire()
         session = GatewaySession(new_session_id(), user, token, ReplayBuffer(self._replay_limit))
         self._sessions[session.session_id] = session
+        self._by_user.setdefault(user.id, []).append(session)
         self._attach(session, link)
         return session
 
@@ -115,7 +128,7 @@ class GatewayHub:
 
     def sessions(self, user_id: str) -> list[GatewaySession]:
         """The user's sessions that have a connection now."""
-        return [s for s in self._sessions.values() if s.user.id == user_id and s.link]
+        return [s for s in self._by_user.get(user_id, ()) if s.link]
 
     def session(self, session_id: str) -> GatewaySession | None:
         """A session, connected or still resumable."""
@@ -126,21 +139,40 @@ class GatewayHub:
 
     def deliver(self, session: GatewaySession, event: str, data: Any) -> None:
         """Number and keep a dispatch of ``session``; send it if it has a connection."""
-        text = session.record(event, data)
+        self._deliver_json(session, event, encode_json(data))
+
+    def _deliver_json(self, session: GatewaySession, event: str, d_json: str) -> None:
+        text = session.record_json(event, d_json)
         if session.link is not None:
             session.link.send(text)
 
-    def dispatch(self, user_id: str, event: str, data: Any) -> None:
-        """``event`` to every session of the user, connected or resumable (none: it is lost)."""
+    def dispatch(self, user_id: str, event: str, data: Any, d_json: str | None = None) -> None:
+        """``event`` to every session of the user, connected or resumable (none: it is lost);
+        then to the observers. ``d_json``: ``data`` already encoded (``encode_json``), if the
+        caller has it cheaper (``EditTemplate``); it must be exactly that text."""
         self._expire()
-        for session in [s for s in self._sessions.values() if s.user.id == user_id]:
-            self.deliver(session, event, data)
+        sessions = self._by_user.get(user_id)
+        if sessions:
+            text = d_json if d_json is not None else encode_json(data)
+            for session in tuple(sessions):  # a link's send must not disturb the iteration
+                self._deliver_json(session, event, text)
+        for observer in self._observers:
+            observer(user_id, event, data)
+
+    def observe(self, observer: DispatchObserver) -> None:
+        """Call ``observer(user_id, event, data)`` after each dispatch, from now on.
+
+        For instrumentation (the benchmarks time job messages with it); it must not change
+        ``data``, which was sent already, nor raise.
+        """
+        self._observers.append(observer)
 
     # -- bookkeeping -------------------------------------------------------------------------
 
     def _attach(self, session: GatewaySession, link: GatewayLink) -> None:
         session.link, session.detached_at = link, None
         link.session = session
+        self._detached.discard(session)
 
     def _release(self, session: GatewaySession) -> None:
         if session.link is not None:
@@ -150,14 +182,26 @@ class GatewayHub:
     def _detach(self, session: GatewaySession) -> None:
         self._release(session)
         session.detached_at = self._clock.monotonic()
+        self._detached.add(session)
 
     def _discard(self, session: GatewaySession) -> None:
         self._release(session)
-        self._sessions.pop(session.session_id, None)
+        self._forget(session)
+
+    def _forget(self, session: GatewaySession) -> None:
+        if self._sessions.pop(session.session_id, None) is None:
+            return
+        self._detached.discard(session)
+        siblings = self._by_user[session.user.id]
+        siblings.remove(session)
+        if not siblings:
+            del self._by_user[session.user.id]
 
     def _expire(self) -> None:
         """Forget the sessions whose resume window is over (checked lazily: no timers)."""
+        if not self._detached:
+            return
         deadline = self._clock.monotonic() - self._resume_window
-        for session in list(self._sessions.values()):
+        for session in list(self._detached):
             if session.detached_at is not None and session.detached_at <= deadline:
-                del self._sessions[session.session_id]
+                self._forget(session)

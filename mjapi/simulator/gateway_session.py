@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from mjapi.simulator.gateway_protocol import Opcode, encode_json, frame
+from mjapi.simulator.gateway_protocol import dispatch_text, encode_json
 from mjapi.simulator.objects import JsonObject, bot_user, current_user, dm_channel, guild
 from mjapi.simulator.replay import ReplayBuffer
 from mjapi.simulator.state import SimulatorState
@@ -61,8 +61,12 @@ class GatewaySession:
 
     def record(self, event: str, data: Any) -> str:
         """The next op 0 frame of this session as JSON text, numbered and kept for a replay."""
+        return self.record_json(event, encode_json(data))
+
+    def record_json(self, event: str, d_json: str) -> str:
+        """``record`` of a ``d`` already encoded as JSON text."""
         seq = self.buffer.last_seq + 1
-        text = encode_json(frame(Opcode.DISPATCH, data, seq, event))
+        text = dispatch_text(event, seq, d_json)
         self.buffer.append(seq, text)
         return text
 

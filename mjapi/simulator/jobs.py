@@ -8,36 +8,35 @@ type 19 reply to the clicked message (captures 12, 13) and end with a type 19 re
 
 Fault rules (``fault_play.py``) are checked when a job arrives; a button job matches on its
 parent's prompt.
+
+A job's pictures and files are all made when it starts, in one worker thread (``media.py``);
+each step then only publishes and sends.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-
-from PIL import Image
 
 from mjapi.simulator import components, messages
 from mjapi.simulator.bot_core import BotCore
 from mjapi.simulator.fault_play import FaultPlayer
 from mjapi.simulator.faults import RUNNING_FAULTS
+from mjapi.simulator.gateway_protocol import EditTemplate
+from mjapi.simulator.media import JobMedia, Rendered, make_media
 from mjapi.simulator.messages import EPHEMERAL, InteractionContext
 from mjapi.simulator.objects import JsonObject
 from mjapi.simulator.prompts import batch_size, grid_filename, preview_filename
-from mjapi.simulator.render import encode_png, preview_size, render_preview
+from mjapi.simulator.render import preview_size
 from mjapi.simulator.results import JobResult, ResultKind
 from mjapi.simulator.scheduler import Admission
 
-
-@dataclass(frozen=True)
-class Rendered:
-    """A job's output: the cells (for follow-up buttons), the whole picture, the video if any."""
-
-    cells: list[Image.Image]
-    picture: Image.Image
-    video: bytes | None = None
+#: the fields in which a job's progress edits differ: the rest of every edit is the waiting
+#: message's, and the same Cancel Job row (``messages.progress_edit``)
+_PROGRESS_FIELDS = frozenset({"content", "attachments", "edited_timestamp"})
 
 
 @dataclass
@@ -52,6 +51,8 @@ class Job:
     kind: ResultKind
     #: makes the output; runs in a worker thread
     render: Callable[[], Rendered]
+    #: jobs with the same key show the same media, made once (``image_variants``); None: its own
+    media_key: Hashable | None = None
     #: "Variations (Strong)" etc.: content ``- <label> by <@user>``; None reads like /imagine
     label: str | None = None
     #: the progress wording when it differs from ``label`` ("Upscaling", reference §3.1)
@@ -182,15 +183,10 @@ class JobRunner:
         waiting = self._waiting_message(job)
         core.post(ctx, waiting)
         core.stats.started += 1
-        rendered = await asyncio.to_thread(job.render)
-        for percent in self._progress_points(job):
-            await core.step()
-            if job.cancelled:
-                return self._stop(job, waiting)
-            preview = await self._publish_preview(job, rendered.picture, percent)
-            content = job.content(f"{percent}%")
-            cancel = components.cancel_row(job.job_hash)
-            core.edit(ctx, messages.progress_edit(waiting, content, preview, core.now(), cancel))
+        points = self._progress_points(job)
+        media = await self._media(job, points)
+        if not await self._progress(job, waiting, media, points):
+            return self._stop(job, waiting)
         if job.fault == "stall":
             return None  # nothing more ever comes; the slot frees, as after Midjourney's timeout
         await core.step()
@@ -200,13 +196,47 @@ class JobRunner:
             # like a result (capture 03): the new message first, then the progress one goes
             core.post(ctx, self._faults.refusal(ctx, "output_filter", job.prompt, job.origin))
             return self._stop(job, waiting)
-        attachment = await self._publish_result(job, rendered)
+        attachment = self._publish_result(job, media)
         result = self._result_message(job, attachment)
         core.post(ctx, result)
         core.delete(ctx.user.id, ctx.channel, waiting["id"])
-        core.state.results.add(self._remember(job, result, rendered))
+        core.state.results.add(self._remember(job, result, media.rendered))
         core.stats.completed += 1
         return None
+
+    async def _progress(
+        self, job: Job, waiting: JsonObject, media: JobMedia, points: tuple[int, ...]
+    ) -> bool:
+        """The progress edits, a step apart; False as soon as the job is cancelled."""
+        core = self._core
+        dims = preview_size(media.rendered.picture, core.config.preview_size)
+        cancel = components.cancel_row(job.job_hash)
+        template: EditTemplate | None = None
+        for percent in points:
+            await core.step()
+            if job.cancelled:
+                return False
+            preview = self._publish_preview(job, media.previews[percent], dims)
+            content = job.content(f"{percent}%")
+            edit = messages.progress_edit(waiting, content, preview, core.now(), cancel)
+            template = template or EditTemplate(edit, _PROGRESS_FIELDS)
+            core.edit(job.ctx, edit, template.encode(edit))
+        return True
+
+    async def _media(self, job: Job, points: tuple[int, ...]) -> JobMedia:
+        """The job's media, made in a worker thread, or shared with jobs of its ``media_key``."""
+        preview_side = self._core.config.preview_size
+        if job.media_key is None:
+            make = functools.partial(make_media, job.render, points, preview_side)
+            return await asyncio.to_thread(make, with_result=job.fault is None)
+        key = (job.media_key, points)
+        media = self._core.media.get(key)
+        if media is None:
+            # shared media always carry the result: a later job of the key may deliver one
+            make = functools.partial(make_media, job.render, points, preview_side)
+            media = await asyncio.to_thread(make, with_result=True)
+            self._core.media.put(key, media)
+        return media
 
     def _progress_points(self, job: Job) -> tuple[int, ...]:
         """The updates a job shows: all; one if it stalls; the first half if it gets filtered."""
@@ -262,27 +292,22 @@ class JobRunner:
     def _batch_size(job: Job) -> int:
         return batch_size(job.prompt)
 
-    async def _publish_preview(self, job: Job, picture: Image.Image, percent: int) -> JsonObject:
-        size = self._core.config.preview_size
-        data = await asyncio.to_thread(render_preview, picture, percent, size)
+    def _publish_preview(self, job: Job, data: bytes, dims: tuple[int, int]) -> JsonObject:
+        return self._core.publish(
+            job.ctx.channel, job.origin, preview_filename(job.job_hash), "image/webp", data, dims
+        )
+
+    def _publish_result(self, job: Job, media: JobMedia) -> JsonObject:
+        file = media.result
+        assert file is not None, "media made without a result for a job that delivers one"
+        filename = grid_filename(job.prompt, job.ctx.user.username, job.job_hash, file.extension)
         return self._core.publish(
             job.ctx.channel,
             job.origin,
-            preview_filename(job.job_hash),
-            "image/webp",
-            data,
-            preview_size(picture, size),
-        )
-
-    async def _publish_result(self, job: Job, rendered: Rendered) -> JsonObject:
-        if rendered.video is not None:
-            data, extension, content_type = rendered.video, "mp4", "video/mp4"
-        else:
-            data = await asyncio.to_thread(encode_png, rendered.picture)
-            extension, content_type = "png", "image/png"
-        filename = grid_filename(job.prompt, job.ctx.user.username, job.job_hash, extension)
-        return self._core.publish(
-            job.ctx.channel, job.origin, filename, content_type, data, rendered.picture.size
+            filename,
+            file.content_type,
+            file.data,
+            media.rendered.picture.size,
         )
 
     @staticmethod

@@ -2,7 +2,8 @@
 
 Tiles are flat colours and simple shapes derived from the prompt's hash, with the prompt text and
 the tile number drawn on them: cheap to draw and to compress (a 1024² PNG in a few ms), and a
-person looking at a demo sees at once which prompt and which image U1..U4 refer to.
+person looking at a demo sees at once which prompt and which image U1..U4 refer to. Load tests
+turn the text off (``captions=False``): FreeType then no longer dominates the simulator's CPU.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import colorsys
 import hashlib
 import io
 import textwrap
+import threading
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -20,29 +22,37 @@ _VEIL = (46, 48, 56)
 
 
 def render_grid(
-    prompt: str, job_hash: str, size: int, aspect: tuple[int, int] = (1, 1)
+    prompt: str,
+    job_hash: str,
+    size: int,
+    aspect: tuple[int, int] = (1, 1),
+    *,
+    captions: bool = True,
 ) -> Image.Image:
     """The four result images as one grid whose longer side is ``size``.
 
     Colours come from the prompt (the same prompt always looks alike), shapes from the job hash
-    (a reroll of the same prompt still gives other images); ``aspect`` is ``--ar``'s W:H.
+    (a reroll of the same prompt still gives other images); ``aspect`` is ``--ar``'s W:H;
+    ``captions``: the tile numbers and the prompt drawn on them.
     """
     cell = cell_size(size // 2, aspect)
-    return compose_grid(render_cells(prompt, job_hash, cell, 4))
+    return compose_grid(render_cells(prompt, job_hash, cell, 4, captions=captions))
 
 
 def render_cells(
-    prompt: str, job_hash: str, cell: tuple[int, int], count: int
+    prompt: str, job_hash: str, cell: tuple[int, int], count: int, *, captions: bool = True
 ) -> list[Image.Image]:
     """``count`` distinct images of ``cell`` size for the prompt (see ``render_grid``)."""
     base_hue = hashlib.sha256(prompt.encode()).digest()[0] / 255
     shapes = hashlib.sha256(job_hash.encode()).digest()
-    return [
-        _render_tile(
-            prompt, base_hue + index * 0.25, shapes[index * 6 : index * 6 + 6], index, cell
-        )
-        for index in range(count)
-    ]
+    tiles = []
+    for index in range(count):
+        hue = base_hue + index * 0.25
+        tile = _render_tile(hue, shapes[index * 6 : index * 6 + 6], cell)
+        if captions:
+            _draw_caption(ImageDraw.Draw(tile), prompt, index, cell)
+        tiles.append(tile)
+    return tiles
 
 
 def cell_size(long_side: int, aspect: tuple[int, int]) -> tuple[int, int]:
@@ -70,13 +80,9 @@ def compose_grid(cells: list[Image.Image]) -> Image.Image:
     return grid
 
 
-def _render_tile(
-    prompt: str, hue: float, shapes: bytes, index: int, size: tuple[int, int]
-) -> Image.Image:
+def _render_tile(hue: float, shapes: bytes, size: tuple[int, int]) -> Image.Image:
     tile = Image.new("RGB", size, _colour(hue, 0.55, 0.75))
-    draw = ImageDraw.Draw(tile)
-    _draw_shapes(draw, shapes, hue, size)
-    _draw_caption(draw, prompt, index, size)
+    _draw_shapes(ImageDraw.Draw(tile), shapes, hue, size)
     return tile
 
 
@@ -107,12 +113,12 @@ def _draw_caption(
 ) -> None:
     """The tile number, large, and the prompt, wrapped, so a viewer can tell images apart."""
     size = min(cell)
-    number_font = ImageFont.load_default(size=max(size // 6, 10))
+    number_font = _font(max(size // 6, 10))
     corner = (cell[0] * 0.05, cell[1] * 0.03)
     draw.text(
         corner, str(index + 1), font=number_font, fill=_TEXT, stroke_width=2, stroke_fill=_SHADOW
     )
-    text_font = ImageFont.load_default(size=max(size // 18, 8))
+    text_font = _font(max(size // 18, 8))
     lines = textwrap.wrap(prompt, width=24, max_lines=4, placeholder=" …")
     caption = "\n".join(lines)
     draw.multiline_text(
@@ -123,6 +129,22 @@ def _draw_caption(
         stroke_width=1,
         stroke_fill=_SHADOW,
     )
+
+
+#: each worker thread's fonts by size: ``load_default`` decodes the font file on every call, and
+#: a FreeType face is not to be used by two threads at once
+_fonts = threading.local()
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    cache: dict[int, ImageFont.FreeTypeFont | ImageFont.ImageFont] | None
+    cache = getattr(_fonts, "by_size", None)
+    if cache is None:
+        cache = _fonts.by_size = {}
+    font = cache.get(size)
+    if font is None:
+        font = cache[size] = ImageFont.load_default(size=size)
+    return font
 
 
 def encode_png(image: Image.Image) -> bytes:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from mjapi.simulator.cdn import Cdn
 from mjapi.simulator.commands import CommandIndex
-from mjapi.simulator.config import PLAN_CONCURRENCY, SimulatorConfig
+from mjapi.simulator.config import SimulatorConfig
 from mjapi.simulator.objects import JsonObject
 from mjapi.simulator.pending import Pending, PendingIframe, PendingModal
 from mjapi.simulator.results import ResultRegistry
@@ -78,8 +78,9 @@ class SimulatorState:
 
     def set_plan(self, token: str, plan: str) -> SimUser | None:
         """Change the account's Midjourney plan now; the user, if the simulator knows it yet."""
-        if plan not in PLAN_CONCURRENCY:
-            raise ValueError(f"unknown plan {plan!r}; known: {sorted(PLAN_CONCURRENCY)}")
+        known = self._config.known_plans()
+        if plan not in known:
+            raise ValueError(f"unknown plan {plan!r}; known: {sorted(known)}")
         self._plans[token] = plan
         user = derive_user(token, plan)
         if user.id not in self.users:

@@ -65,7 +65,7 @@ class _Lane:
 @dataclass(frozen=True)
 class OutboxConfig:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
-    #: seconds one attempt may take, connection to last byte of the answer's head
+    #: seconds one attempt may take, from connecting to reading the answer (see post.py)
     timeout: float = 10.0
     #: attempts in flight at once per receiver host
     per_host: int = 64

@@ -7,14 +7,15 @@ schema selected through the DSN's search_path) and offers the raw look the contr
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import aiosqlite
 import asyncpg
 import pytest
 from cryptography.fernet import Fernet
@@ -95,13 +96,13 @@ class SqliteBackend:
     async def insert_row(self, table: str, row: dict[str, Any]) -> None:
         names = ", ".join(row)
         params = ", ".join(f":{name}" for name in row)
-        async with aiosqlite.connect(self.path) as db:
-            await db.execute(f"INSERT INTO {table} ({names}) VALUES ({params})", times_as_text(row))
-            await db.commit()
+        # A second, plain connection: the raw look must not go through the store under test.
+        with contextlib.closing(sqlite3.connect(self.path)) as db, db:
+            db.execute(f"INSERT INTO {table} ({names}) VALUES ({params})", times_as_text(row))
 
     async def _fetch(self, sql: str) -> list[tuple[Any, ...]]:
-        async with aiosqlite.connect(self.path) as db:
-            return [tuple(row) for row in await db.execute_fetchall(sql)]
+        with contextlib.closing(sqlite3.connect(self.path)) as db:
+            return [tuple(row) for row in db.execute(sql).fetchall()]
 
 
 class PostgresBackend:

@@ -71,7 +71,10 @@ async def stack(
     tmp_path: Path, simulator_config: SimulatorConfig, stack_settings: dict[str, Any]
 ) -> AsyncIterator[Stack]:
     sink = CallbackSink()
-    async with running_simulator(simulator_config) as sim, serve_asgi(sink.app) as sink_url:
+    async with (
+        running_simulator(simulator_config) as sim,
+        serve_asgi(sink.app, nodelay=True) as sink_url,
+    ):
         settings = Settings(
             data_dir=tmp_path,
             discord_url=sim.base_url,

@@ -56,6 +56,7 @@ async def open_rig(
     await callbacks.start()
     options: dict[str, Any] = {"ack_timeout": 2, "job_timeout": 60, "rng": random.Random(3)}
     engine = Engine(store, transport, callbacks, clock, **(options | engine_options))
+    transport.consumer = engine
     await engine.start()
     try:
         yield Rig(engine, transport, store, clock, receiver, callbacks)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from mjapi.app import create_app
 from mjapi.clock import Clock, SystemClock
+from mjapi.domain.events import AccountFlagged
 from mjapi.domain.tokens import hash_token, new_token
 from mjapi.errors import RateLimited, TransportError
 from mjapi.settings import Settings
@@ -40,7 +42,7 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
     settings = Settings(data_dir=tmp_path, ack_timeout=2, allow_private_urls=True)
     app = create_app(settings, transport_factory=factory)
     sink = CallbackSink()
-    async with serve_asgi(app) as base_url, serve_asgi(sink.app) as sink_url:
+    async with serve_asgi(app) as base_url, serve_asgi(sink.app, nodelay=True) as sink_url:
         store: Store = app.state.store
         token = new_token(await store.next_user_id())
         await store.add_token(ApiToken(hash_token(token), 1, SystemClock().now()))
@@ -85,8 +87,21 @@ async def test_discord_unreachable_is_a_502(api: Api) -> None:
 
 
 async def test_every_account_waiting_for_moderation_is_a_596(api: Api) -> None:
+    # Through the transport, as Midjourney's notice arrives: the engine keeps its accounts in
+    # memory, so a row changed behind its back would not count (one process per database).
     for account in await api.store.list_accounts():
-        await api.store.put_account(account.evolve(pending_mod_message="Pending mod message"))
+        api.transport.emit(AccountFlagged(account.channel, "Pending mod message"))
+    for account in await api.store.list_accounts():
+        await _until_flagged(api, account.channel)
     reply = await api.client.post("/v2/jobs/imagine", json={"prompt": "p"})
     assert reply.status_code == 596
     assert reply.json()["code"] == 596
+
+
+async def _until_flagged(api: Api, channel: str) -> None:
+    async with asyncio.timeout(5):
+        while True:
+            reply = await api.client.get(f"/v2/account/midjourney/{channel}")
+            if reply.json().get("pendingModMessage"):
+                return
+            await asyncio.sleep(0.01)

@@ -106,7 +106,7 @@ async def test_unknown_channel_and_pending_moderation(rig: Rig) -> None:
     account, _ = await rig.engine.accounts.add(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 1)
     with pytest.raises(NotFound):
         await rig.engine.imagine(OWNER, imagine(channel="1"))
-    await rig.store.put_account(account.evolve(pending_mod_message="Action needed"))
+    await rig.engine.accounts.flag(account.channel, "Action needed")
     with pytest.raises(PendingModeration):
         await rig.engine.imagine(OWNER, imagine(channel=account.channel))
 
@@ -154,6 +154,7 @@ async def test_an_event_survives_a_failing_store(tmp_path: Path) -> None:
     async with httpx.AsyncClient() as client:
         clock = FakeClock()
         engine = Engine(store, transport, Outbox(store, client, clock), clock)
+        transport.consumer = engine
         await engine.start()
         try:
             await engine.accounts.add(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 1)

@@ -60,6 +60,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     async with httpx.AsyncClient() as client:
         clock = FakeClock()
         engine = Engine(store, transport, Outbox(store, client, clock), clock, ack_timeout=2)
+        transport.consumer = engine
         await engine.start()
         await engine.accounts.add(OWNER, "token-for-followups-0123456789", 5)
         yield Rig(engine, transport, store)

@@ -174,6 +174,7 @@ async def test_reset_keeps_the_account_disabled_while_discord_refuses_it(rig: Ri
 async def test_a_late_verdict_is_not_kept_after_the_post_answered(rig: Rig) -> None:
     transport = FakeTransport(auto_start=False)
     engine = Engine(rig.store, transport, rig.callbacks, rig.clock, ack_timeout=0.01)
+    transport.consumer = engine
     await engine.start()
     try:
         await engine.accounts.add(OWNER, TOKEN_A, 1)

@@ -4,12 +4,12 @@ failures after dispatch (real SQLite store, fake backend)."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
-from mjapi.domain.accounts import Account
 from mjapi.domain.events import JobCompleted, JobQueued
 from mjapi.domain.jobs import Button, Child, JobStatus
 from mjapi.engine.requests import ButtonRequest, JobOptions
@@ -168,20 +168,11 @@ async def test_a_new_request_never_overtakes_waiting_jobs(one_slot: Rig) -> None
     rig = one_slot
     running = await rig.engine.imagine(OWNER, imagine("running"))
     waiting = await rig.engine.imagine(OWNER, imagine("waiting", queue=True))
-    reading, go_on = asyncio.Event(), asyncio.Event()
-    get_account = rig.store.get_account
-
-    async def slow_get_account(channel: str) -> Account | None:
-        reading.set()
-        await go_on.wait()  # the dispatch pass is slow to start
-        return await get_account(channel)
-
-    rig.store.get_account = slow_get_account  # type: ignore[method-assign]
-    finish(rig, running.jobid)
-    await reading.wait()  # the slot is free, the waiting job not yet submitted
+    # Cancelling frees the slot and schedules the dispatch pass, which has not run when the
+    # newcomer (with its replyUrl: nothing to read first) chooses its account.
+    await rig.engine.cancel(OWNER, running.jobid)
     with pytest.raises(Busy):
-        await rig.engine.imagine(OWNER, imagine("newcomer"))
-    go_on.set()
+        await rig.engine.imagine(OWNER, imagine("newcomer", reply_url="http://receiver/cb"))
     await eventually(lambda: len(rig.transport.submitted) == 2)
     assert rig.transport.submitted[1][1] == waiting.jobid
 
@@ -197,3 +188,19 @@ async def test_news_for_a_job_no_post_waits_for_leaves_no_verdict_behind(one_slo
     rig.transport.emit(JobQueued(waiting.jobid, "q", "Job queued", "t"))
     await rig.transport.applied()
     assert rig.engine.pending_verdicts == 0
+
+
+async def test_concurrent_queued_posts_spread_evenly_over_the_accounts(tmp_path: Path) -> None:
+    async for rig in open_rig(tmp_path, queue_limit=100):
+        channels = [
+            (await rig.engine.accounts.add(OWNER, f"{TOKEN}-{n}", 2))[0].channel for n in range(3)
+        ]
+        for _ in range(6):  # every slot taken: the next jobs wait
+            await rig.engine.imagine(OWNER, imagine("running"))
+        queued = await asyncio.gather(
+            *(rig.engine.imagine(OWNER, imagine(f"w{n}", queue=True)) for n in range(10))
+        )
+        assert all(job.status is JobStatus.CREATED for job in queued)
+        per_account = Counter(job.channel for job in queued)
+        assert sorted(per_account) == sorted(channels)
+        assert max(per_account.values()) - min(per_account.values()) <= 1

@@ -21,6 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from mjapi.simulator import Simulator, SimulatorConfig, running_simulator
+from mjapi.simulator.render import render_grid
 from tests.conftest import load_capture
 
 TOKEN = "sim-test-token-alpha-0123456789"
@@ -620,3 +621,86 @@ async def test_pro_plan_runs_five_at_once() -> None:
             await opened.imagine_in(opened.dm, f"job {nonce}", nonce)
         events = await dispatches_until(opened.ws, finals_reach(5, finals))
     assert embeds_of(events) == []
+
+
+async def test_a_configured_plan_runs_its_concurrency() -> None:
+    config = SimulatorConfig(step_delay=0.03, plan_concurrency={"Bench": 4}, plans={TOKEN: "Bench"})
+    nonces = [str(200 + i) for i in range(5)]
+    finals: list[str] = []
+    async with running_simulator(config) as simulator, open_account(simulator) as opened:
+        for nonce in nonces:
+            await opened.imagine_in(opened.dm, f"job {nonce}", nonce)
+        events = await dispatches_until(opened.ws, finals_reach(5, finals))
+
+    assert [m["nonce"] for m in embeds_of(events)] == ["204"]  # "Job queued": one too many
+    first_final = next(i for i, f in enumerate(events) if is_final(f))
+    started_before = [i for i, f in enumerate(events[:first_final]) if _is_start_of_any(f)]
+    assert len(started_before) == 4  # four ran at once, the fifth once a slot freed
+    assert starts_of(events) == nonces and sorted(finals) == nonces
+
+
+def _is_start_of_any(frame: Frame) -> bool:
+    content: str = frame["d"].get("content", "")
+    return frame["t"] == "MESSAGE_CREATE" and content.endswith("(Waiting to start)")
+
+
+async def test_a_configured_plan_can_be_set_over_the_control_api() -> None:
+    config = SimulatorConfig(plan_concurrency={"Bench": 15})
+    async with running_simulator(config) as simulator, httpx.AsyncClient() as client:
+        plans = f"{simulator.base_url}/_sim/plans"
+        ok = await client.post(plans, json={"token": TOKEN, "plan": "Bench"})
+        unknown = await client.post(plans, json={"token": TOKEN, "plan": "Ultra"})
+    assert (ok.status_code, ok.json()) == (200, {"token": TOKEN, "plan": "Bench"})
+    assert unknown.status_code == 400
+
+
+# -- load-test images --------------------------------------------------------------------------
+
+
+async def _finished_jobs(config: SimulatorConfig, prompts: list[str]) -> list[Frame]:
+    """The result message of one /imagine per prompt, with its PNG (``png``) and the bytes of
+    its job's first preview (``preview``)."""
+    finals: list[str] = []
+    async with running_simulator(config) as simulator, open_account(simulator) as opened:
+        for number, prompt in enumerate(prompts):
+            await opened.imagine_in(opened.dm, prompt, str(300 + number))
+        events = await dispatches_until(opened.ws, finals_reach(len(prompts), finals))
+        results = [f["d"] for f in events if is_final(f)]
+        for result in results:
+            [grid] = result["attachments"]
+            result["png"] = await download(opened.client, grid)
+            shown = result["content"].split(" - ")[0]  # "**<prompt>**"
+            updates = [f["d"] for f in events if f["t"] == "MESSAGE_UPDATE"]
+            [update, *_] = [u for u in updates if u["content"].startswith(shown)]
+            result["preview"] = await download(opened.client, update["attachments"][0])
+    return results
+
+
+def _job_hash(message: Frame) -> str:
+    return str(message["components"][0]["components"][0]["custom_id"].split("::")[-1])
+
+
+async def test_without_captions_results_are_the_plain_pictures() -> None:
+    config = SimulatorConfig(step_delay=0.01, grid_size=64, preview_size=16, captions=False)
+    [result] = await _finished_jobs(config, ["a lighthouse at dusk"])
+    image = Image.open(io.BytesIO(result["png"]))
+    assert (image.format, image.size) == ("PNG", (64, 64))
+    job_hash = _job_hash(result)
+    plain = render_grid("a lighthouse at dusk", job_hash, 64, captions=False)
+    captioned = render_grid("a lighthouse at dusk", job_hash, 64)
+    assert image.convert("RGB").tobytes() == plain.tobytes() != captioned.tobytes()
+    preview = Image.open(io.BytesIO(result["preview"]))
+    assert (preview.format, preview.size) == ("WEBP", (16, 16))
+
+
+async def test_image_variants_share_the_pictures_of_different_jobs() -> None:
+    config = SimulatorConfig(
+        step_delay=0.01, grid_size=64, preview_size=16, captions=False, image_variants=1
+    )
+    first, second = await _finished_jobs(config, ["a red fox", "a blue whale"])
+    assert _job_hash(first) != _job_hash(second)
+    assert first["png"] == second["png"] and first["preview"] == second["preview"]
+    assert first["attachments"][0]["size"] == second["attachments"][0]["size"]
+    seed = "variant 0"
+    expected = render_grid(seed, seed, 64, captions=False)
+    assert Image.open(io.BytesIO(first["png"])).convert("RGB").tobytes() == expected.tobytes()

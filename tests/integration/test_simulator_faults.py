@@ -715,6 +715,29 @@ async def test_close_with_a_code(sim: Simulator, code: int, resumable: bool) -> 
     assert (answer["t"] == "RESUMED") is resumable
 
 
+async def test_a_close_comes_after_the_frames_before_it_and_none_after(sim: Simulator) -> None:
+    async with gateway(sim) as (ws, ready):
+        user_id = ready["d"]["user"]["id"]
+        sim.hub.dispatch(user_id, "MESSAGE_CREATE", {"n": 1})
+        sim.hub.dispatch(user_id, "MESSAGE_UPDATE", {"n": 2})
+        assert sim.control.close(4000, TOKEN) == 1
+        sim.hub.dispatch(user_id, "MESSAGE_DELETE", {"n": 3})  # no longer on this socket
+        before: list[Frame] = []
+        with pytest.raises(ConnectionClosed) as gone:
+            while True:
+                before.append(await receive(ws))
+    assert [(f["s"], f["t"], f["d"]) for f in before] == [
+        (2, "MESSAGE_CREATE", {"n": 1}),
+        (3, "MESSAGE_UPDATE", {"n": 2}),
+    ]
+    assert gone.value.rcvd is not None and gone.value.rcvd.code == 4000
+    async with connect(gateway_url(sim)) as again:
+        await resume(again, TOKEN, ready["d"]["session_id"], 3)
+        replayed, resumed = await receive(again), await receive(again)
+    assert (replayed["s"], replayed["t"], replayed["d"]) == (4, "MESSAGE_DELETE", {"n": 3})
+    assert resumed["t"] == "RESUMED"
+
+
 async def test_close_needs_a_sendable_code(sim: Simulator) -> None:
     assert (await post_control(sim, "/gateway/close", {"code": 1006})).status_code == 400
     assert (await post_control(sim, "/gateway/close", {})).status_code == 400

@@ -164,7 +164,10 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 async def servers(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
     tmp_path = tmp_path_factory.mktemp("ssrf")
     sink = CallbackSink()
-    async with serve_asgi(image_host()) as images_url, serve_asgi(sink.app) as sink_url:
+    async with (
+        serve_asgi(image_host()) as images_url,
+        serve_asgi(sink.app, nodelay=True) as sink_url,
+    ):
         resolver = Resolver()
         dial = Dial({IMAGES_IP: port_of(images_url), HOOKS_IP: port_of(sink_url)})
         settings = Settings(data_dir=tmp_path, discord_url="http://127.0.0.1:9", ack_timeout=2)

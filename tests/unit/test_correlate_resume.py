@@ -180,6 +180,72 @@ def test_history_without_the_jobs_messages_leaves_it_tracked() -> None:
     assert correlator.in_flight == ("job-1",)
 
 
+# -- a session lost without RESUME: the job's end only in the history -------------------------
+
+#: a grid of the same prompt "snow" posted before the job's progress message
+OLDER_GRID_ID = "1127632000000000000"
+
+
+def started_live(correlator: Correlator, jobid: str, nonce: str, message_id: str) -> None:
+    """Submit ``jobid`` and see its "Waiting to start" live (prompt "snow"), as before a loss."""
+    correlator.expect(jobid, nonce)
+    waiting = interpret(data(imagine.waiting(message_id, interaction_id=nonce + "7", nonce=nonce)))
+    assert waiting is not None
+    [started] = correlator.on_message_create(waiting)
+    assert isinstance(started, JobStarted)
+
+
+def test_a_final_only_in_the_history_goes_to_the_job_whose_progress_printed_its_prompt() -> None:
+    # op 9 (not resumable) right after "Waiting to start": the progress edits that would reveal
+    # the hash, the final and the deletion all happened while no session was connected, and
+    # the history's final has no nonce, no interaction and a hash the job never learnt.
+    correlator = imagine_channel()
+    started_live(correlator, "job-1", "9001", imagine.PROGRESS_ID)
+
+    events = replay(correlator, data(imagine.final(imagine.FINAL_ID, imagine.HASH)))
+
+    [done] = events
+    assert isinstance(done, JobCompleted) and done.jobid == "job-1"
+    assert done.message_id == imagine.FINAL_ID and done.job_hash == imagine.HASH
+    assert correlator.in_flight == ()
+
+
+def test_an_older_grid_of_the_same_prompt_in_the_history_is_not_the_jobs() -> None:
+    correlator = imagine_channel()
+    started_live(correlator, "job-1", "9001", imagine.PROGRESS_ID)
+
+    assert replay(correlator, data(imagine.final(OLDER_GRID_ID, OTHER_HASH))) == []
+    assert correlator.in_flight == ("job-1",)
+
+
+def test_a_final_of_another_prompt_in_the_history_is_not_the_jobs() -> None:
+    correlator = imagine_channel()
+    started_live(correlator, "job-1", "9001", imagine.PROGRESS_ID)
+    other = data(imagine.final(imagine.FINAL_ID, imagine.HASH))
+    other["content"] = other["content"].replace("**snow**", "**rain**")
+
+    assert replay(correlator, other) == []
+    assert correlator.in_flight == ("job-1",)
+
+
+def test_two_running_jobs_printing_the_same_prompt_take_no_keyless_final() -> None:
+    correlator = imagine_channel()
+    started_live(correlator, "job-1", "9001", imagine.PROGRESS_ID)
+    started_live(correlator, "job-2", "9002", "1127632832227987600")
+
+    assert replay(correlator, data(imagine.final(imagine.FINAL_ID, imagine.HASH))) == []
+    assert correlator.in_flight == ("job-1", "job-2")
+
+
+def test_a_keyless_final_with_another_hash_than_the_jobs_is_not_its() -> None:
+    correlator = imagine_channel()
+    started_live(correlator, "job-1", "9001", imagine.PROGRESS_ID)
+    replay(correlator, hashed_progress(imagine.PROGRESS_ID, 46, imagine.HASH))
+
+    assert replay(correlator, data(imagine.final(imagine.FINAL_ID, OTHER_HASH))) == []
+    assert correlator.in_flight == ("job-1",)
+
+
 # -- duplicates ---------------------------------------------------------------------------------
 
 

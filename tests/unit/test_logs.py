@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import logging
+import sys
 
-from mjapi.logs import RedactingFormatter, redact, register_secret
+from mjapi.logs import LINE_FORMAT, RedactingFormatter, redact, register_secret
 
 
 def test_registered_secret_is_masked() -> None:
@@ -32,3 +33,45 @@ def test_records_are_redacted_for_any_handler() -> None:
         "elsewhere", logging.INFO, __file__, 1, "token %s", ("yet-another-secret-token-789",), None
     )
     assert "yet-another-secret-token-789" not in logging.Formatter().format(record)
+
+
+def test_percent_encoded_api_tokens_are_masked() -> None:
+    """How a token put in a query string reaches the access log."""
+    line = redact('"GET /health?token=user%3A12-s3cretpartXYZ HTTP/1.1" 200')
+    assert "s3cretpart" not in line and "user%3A12-...secured..." in line
+
+
+def redacted_record(msg: str, *args: object, **extra: object) -> logging.LogRecord:
+    from mjapi.logs import install_redaction
+
+    install_redaction()
+    return logging.getLogger("mjapi.test").makeRecord(
+        "mjapi.test", logging.ERROR, __file__, 1, msg, args, None, extra=extra or None
+    )
+
+
+def test_the_configured_line_masks_a_redacted_record() -> None:
+    register_secret("line-format-secret-0001")
+    record = redacted_record("token %s", "line-format-secret-0001")
+    line = RedactingFormatter(LINE_FORMAT).format(record)
+    assert "line-format-secret-0001" not in line and line.endswith(
+        "mjapi.test: token lin...secured...001"
+    )
+
+
+def test_the_exception_text_of_a_redacted_record_is_masked() -> None:
+    register_secret("exception-secret-0002")
+    record = redacted_record("failed")
+    try:
+        raise ValueError("bad token exception-secret-0002")
+    except ValueError:
+        record.exc_info = sys.exc_info()
+    assert "exception-secret-0002" not in RedactingFormatter(LINE_FORMAT).format(record)
+
+
+def test_a_field_from_extra_is_masked() -> None:
+    """Only a line made of known fields may skip the second pass: ``extra`` carries anything."""
+    register_secret("extra-field-secret-0003")
+    record = redacted_record("account", account="extra-field-secret-0003")
+    line = RedactingFormatter("%(message)s %(account)s").format(record)
+    assert "extra-field-secret-0003" not in line

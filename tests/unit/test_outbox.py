@@ -19,12 +19,37 @@ from mjapi.domain.jobs import JobStatus
 from mjapi.errors import NotFound
 from mjapi.webhooks.outbox import Outbox, OutboxConfig
 from mjapi.webhooks.policy import RetryPolicy
+from mjapi.webhooks.post import ANSWER_LIMIT
 from mjapi.webhooks.signing import verify
 from tests.factories import make_job
 from tests.fakes import MemoryDeliveries
 
 OWNER = 7
 HOOK = "http://r.test/hook"
+
+
+#: Size of one part of a streamed answer body.
+PART = 16 * 1024
+
+
+@dataclass
+class Body(httpx.AsyncByteStream):
+    """A streamed answer body: ``parts`` parts (endless when None), then ``fail`` if set."""
+
+    parts: int | None = None
+    fail: Exception | None = None
+    sent: int = 0
+    closed: bool = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while self.parts is None or self.sent < self.parts:
+            self.sent += 1
+            yield b"x" * PART
+        if self.fail is not None:
+            raise self.fail
+
+    async def aclose(self) -> None:
+        self.closed = True
 
 
 @dataclass
@@ -34,6 +59,8 @@ class Receiver:
     failures: dict[str, int] = field(default_factory=dict)
     #: paths that never answer (the attempt runs into its time limit)
     silent: set[str] = field(default_factory=set)
+    #: paths whose next answer (200 or 503 alike) streams this body
+    bodies: dict[str, Body] = field(default_factory=dict)
     seen: list[httpx.Request] = field(default_factory=list)
     delivered: list[httpx.Request] = field(default_factory=list)
 
@@ -42,11 +69,12 @@ class Receiver:
         path = request.url.path
         if path in self.silent:
             await asyncio.Event().wait()
+        body = self.bodies.pop(path, None)
         if self.failures.get(path, 0) > 0:
             self.failures[path] -= 1
-            return httpx.Response(503)
+            return httpx.Response(503, stream=body)
         self.delivered.append(request)
-        return httpx.Response(200)
+        return httpx.Response(200, stream=body)
 
     def statuses(self, jobid: str) -> list[str]:
         bodies = [json.loads(r.content) for r in self.delivered]
@@ -267,3 +295,67 @@ async def test_nothing_is_sent_after_close(world: World) -> None:
     await asyncio.sleep(0)
     assert world.receiver.seen == []
     assert world.store.rows[event_id].status is DeliveryStatus.PENDING  # for the next start
+
+
+async def test_a_long_answer_is_read_up_to_the_bound_then_closed(world: World) -> None:
+    body = world.receiver.bodies["/hook"] = Body(parts=None)  # endless
+    event_id = world.deliver("job-1", "completed")
+    await world.settled()
+    stored = world.store.rows[event_id]
+    assert [(a.status_code, a.error) for a in stored.attempts] == [(200, None)]
+    assert body.sent == ANSWER_LIMIT // PART + 1  # the part that crossed the bound, no more
+    assert body.closed
+
+
+async def test_a_short_streamed_answer_is_read_to_its_end(world: World) -> None:
+    body = world.receiver.bodies["/hook"] = Body(parts=2)
+    world.deliver("job-1", "completed")
+    await world.settled()
+    assert body.sent == 2 and body.closed
+    assert world.receiver.statuses("job-1") == ["completed"]
+
+
+async def test_an_answer_body_that_breaks_does_not_change_the_status(world: World) -> None:
+    world.receiver.bodies["/hook"] = Body(parts=1, fail=httpx.ReadError("connection reset"))
+    event_id = world.deliver("job-1", "completed")
+    await world.settled()
+    stored = world.store.rows[event_id]
+    assert stored.status is DeliveryStatus.DELIVERED
+    assert [(a.status_code, a.error) for a in stored.attempts] == [(200, None)]
+
+
+async def test_a_failing_status_with_a_body_is_still_a_failed_attempt(world: World) -> None:
+    world.receiver.failures["/hook"] = 1
+    world.receiver.bodies["/hook"] = Body(parts=1, fail=httpx.ReadError("connection reset"))
+    event_id = world.deliver("job-1", "completed")
+    await world.settled()
+    stored = world.store.rows[event_id]
+    assert [(a.status_code, a.error) for a in stored.attempts] == [
+        (503, "answered HTTP 503"),
+        (200, None),
+    ]
+
+
+async def test_lanes_record_their_attempts_concurrently(world: World) -> None:
+    # A store that batches concurrent writes can only batch what arrives together: no lane may
+    # wait for another lane's record before issuing its own.
+    inside, release = 0, asyncio.Event()
+    both_inside = asyncio.Event()
+    record = world.store.record_attempt
+
+    async def held_record(*args: Any) -> None:
+        nonlocal inside
+        inside += 1
+        if inside == 2:
+            both_inside.set()
+        await release.wait()
+        await record(*args)
+
+    world.store.record_attempt = held_record  # type: ignore[method-assign,assignment]
+    first = world.deliver("job-1", "completed")
+    second = world.deliver("job-2", "completed")
+    await asyncio.wait_for(both_inside.wait(), 5)
+    release.set()
+    await world.settled()
+    assert world.store.rows[first].status is DeliveryStatus.DELIVERED
+    assert world.store.rows[second].status is DeliveryStatus.DELIVERED

@@ -46,3 +46,26 @@ def test_removed_jobs_never_come_out_and_counts_follow() -> None:
     assert room.waiting(1) == 1 and room.holds("a2") and not room.holds("a1")
     assert drain(room, "ch") == ["a2"]
     assert room.waiting(1) == 0
+
+
+def test_a_reserved_place_counts_before_the_job_joins() -> None:
+    room = WaitingRoom()
+    room.reserve("ch", 1)
+    assert room.length("ch") == 1 and room.waiting(1) == 1
+    assert len(room) == 0 and room.next("ch") is None  # nothing to dispatch yet
+    room.add("ch", 1, "a1", reserved=True)
+    assert room.length("ch") == 1 and room.waiting(1) == 1 and len(room) == 1
+    assert drain(room, "ch") == ["a1"]
+    assert room.length("ch") == 0 and room.waiting(1) == 0
+
+
+def test_a_released_reservation_counts_no_more() -> None:
+    room = WaitingRoom()
+    room.reserve("ch", 1)
+    room.reserve("ch", 1)
+    room.release("ch", 1)
+    assert room.length("ch") == 1 and room.waiting(1) == 1
+    room.release("ch", 1)
+    assert room.length("ch") == 0 and room.waiting(1) == 0
+    room.add("ch", 1, "a1")  # not reserved: takes no reservation away
+    assert room.length("ch") == 1

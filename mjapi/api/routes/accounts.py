@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from mjapi.api import validation
 from mjapi.api.body import read_body
-from mjapi.api.deps import CallerDep, EngineDep
+from mjapi.api.deps import REPLY_URL_CHECKED, CallerDep, EngineDep
 from mjapi.api.schemas import (
     AccountBody,
     ProfileBody,
@@ -58,6 +58,7 @@ async def get_profile(caller: CallerDep, engine: EngineDep) -> dict[str, Any]:
 
 @router.post(
     "",
+    dependencies=REPLY_URL_CHECKED,
     status_code=204,
     openapi_extra=body_doc(ProfileBody),
     responses=error_docs(400, 401),
@@ -78,6 +79,7 @@ async def post_profile(request: Request, caller: CallerDep, engine: EngineDep) -
 
 @router.post(
     "/midjourney",
+    dependencies=REPLY_URL_CHECKED,
     openapi_extra=body_doc(AccountBody),
     responses=error_docs(400, 401, 409, 502),
     summary="Add or update a Midjourney account (the DM channel is discovered)",
@@ -119,6 +121,7 @@ async def get_account(channel: str, caller: CallerDep, engine: EngineDep) -> dic
 
 @router.post(
     "/midjourney/{channel}",
+    dependencies=REPLY_URL_CHECKED,
     status_code=204,
     openapi_extra=body_doc(ServerAccountBody),
     responses=error_docs(400, 401, 409, 502),
@@ -151,6 +154,7 @@ async def delete_account(channel: str, caller: CallerDep, engine: EngineDep) -> 
 
 @router.post(
     "/midjourney/{channel}/reset",
+    dependencies=REPLY_URL_CHECKED,
     status_code=204,
     responses=error_docs(401, 404),
     summary="Clear pendingModMessage: the account rejoins the rotation",

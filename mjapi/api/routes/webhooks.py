@@ -27,7 +27,7 @@ LIST_LIMIT = 1000
 KEY_LIMIT = 200
 
 
-def get_outbox(request: Request) -> Outbox:
+async def get_outbox(request: Request) -> Outbox:
     outbox: Outbox = request.app.state.outbox
     return outbox
 

@@ -1,18 +1,26 @@
-"""The Store on one SQLite file: one aiosqlite connection, WAL journal, serialized access."""
+"""The Store on one SQLite file: one connection in its own thread, WAL journal, group commit.
+
+Every method is one hop to the database thread (``worker.SqliteWorker``): a single query, or a
+whole transaction as one function run there. The hot writes -- ``insert_job``, ``save_job``,
+``add_child``, ``record_attempt`` -- go through ``worker.GroupCommit``: calls that arrive
+while a transaction is being written are committed together in the next one, each in its own
+savepoint, with per-call results as if each had run alone. Reads run between batches, never
+inside another caller's transaction. ``batch_stats`` counts the batches (for benchmarks).
+
+aiosqlite is not used: it costs one event-loop round trip per statement and cannot run a
+function of ours in its thread, which group commit needs (``worker``'s docstring has more).
+"""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
-
-import aiosqlite
 
 from mjapi.domain.accounts import Account
 from mjapi.domain.deliveries import Attempt, Delivery, DeliveryStatus
@@ -41,6 +49,12 @@ from mjapi.storage.delivery_codec import (
     delivery_to_row,
 )
 from mjapi.storage.queries import Migration, load_migrations, load_queries
+from mjapi.storage.sqlite.worker import (
+    BatchStats,
+    GroupCommit,
+    SqliteWorker,
+    transaction,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +74,8 @@ _PRAGMAS = (
     "PRAGMA synchronous = NORMAL",
 )
 
+Rows = list[sqlite3.Row]
+
 
 class SqliteStore:
     """The Store on a SQLite file (the default, embedded database)."""
@@ -67,40 +83,37 @@ class SqliteStore:
     def __init__(self, path: Path, cipher: TokenCipher) -> None:
         self.path = path
         self._cipher = cipher
-        self._db: aiosqlite.Connection | None = None
-        # One connection shared by every task: the lock keeps a multi-statement transaction
-        # from interleaving with another task's statements on that connection.
-        self._lock = asyncio.Lock()
+        self._worker = SqliteWorker(path)
+        self._writes = GroupCommit(self._worker)
+
+    @property
+    def batch_stats(self) -> BatchStats:
+        """Group-commit counters since this store was created (a gauge for benchmarks)."""
+        return self._writes.stats
 
     async def open(self) -> None:
         """Connect (creating the file and its folder) and apply pending migrations."""
-        if self._db is not None:
+        if self._worker.is_open:
             raise RuntimeError(f"{self.path} is already open")
         _check_sqlite_version()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(self.path, isolation_level=None)  # we issue BEGIN ourselves
+        await self._worker.open(_apply_pragmas)
         try:
-            db.row_factory = aiosqlite.Row
-            for pragma in _PRAGMAS:
-                await db.execute(pragma)
-            self._db = db
             await self._migrate()
         except BaseException:
-            self._db = None
-            await db.close()
+            await self._worker.close()
             raise
 
     async def close(self) -> None:
-        if self._db is not None:
-            db, self._db = self._db, None
-            async with self._lock:
-                await db.close()
+        """Close once the writes already queued are committed."""
+        await self._writes.drain()
+        await self._worker.close()
 
     # -- jobs
 
     async def insert_job(self, job: Job) -> None:
-        rows = await self._query("insert_job", times_as_text(job_to_row(job)))
-        if not rows:
+        params = times_as_text(job_to_row(job))
+        if not await self._writes.write(partial(_fetch, "insert_job", params)):
             raise DuplicateKey(f"job {job.jobid} already exists")
 
     async def get_job(self, jobid: str) -> Job | None:
@@ -110,14 +123,9 @@ class SqliteStore:
     async def save_job(self, job: Job, delivery: Delivery | None = None) -> bool:
         params = times_as_text(job_to_row(job))
         params["allowed"] = json.dumps(allowed_sources(job.status))
-        if delivery is None:
-            return bool(await self._query("save_job", params))
-        check_reports(job, delivery)
-        async with self._transaction():  # the outbox: both rows, or neither
-            if not await self._execute("save_job", params):
-                return False
-            await self._insert_delivery(delivery)
-        return True
+        if delivery is not None:
+            check_reports(job, delivery)
+        return await self._writes.write(partial(_save_job, params, delivery))
 
     async def unfinished_jobs(self, owner: int | None = None) -> list[Job]:
         params: dict[str, Any] = {"statuses": json.dumps(UNFINISHED_STATUSES)}
@@ -129,16 +137,13 @@ class SqliteStore:
 
     async def add_child(self, parent_jobid: str, child: Child) -> bool:
         params = {"jobid": parent_jobid, "child": child_to_json(child)}
-        return bool(await self._query("add_child", params))
+        return bool(await self._writes.write(partial(_fetch, "add_child", params)))
 
     # -- accounts
 
     async def put_account(self, account: Account) -> bool:
         params = times_as_text(account_to_row(account, self._cipher))
-        async with self._transaction():
-            existed = await self._execute("account_exists", {"channel": account.channel})
-            await self._execute("upsert_account", params)
-        return not existed
+        return await self._worker.run(transaction(partial(_put_account, params)))
 
     async def get_account(self, channel: str) -> Account | None:
         rows = await self._query("get_account", {"channel": channel})
@@ -194,10 +199,7 @@ class SqliteStore:
             "status": status.value,
             "next_attempt": time_to_text(next_attempt),
         }
-        async with self._transaction():
-            if not await self._execute("set_delivery_status", params):
-                raise NotFound(f"Unable to locate delivery {event_id}")
-            await self._insert_attempt(event_id, attempt)
+        await self._writes.write(partial(_record_attempt, params, event_id, attempt))
 
     async def get_delivery(self, event_id: str) -> Delivery | None:
         found = await self._deliveries("get_delivery", {"event_id": event_id})
@@ -226,8 +228,8 @@ class SqliteStore:
             "next_attempt": time_to_text(next_attempt),
             "expires": time_to_text(expires),
         }
-        async with self._transaction():
-            found = await self._with_attempts(await self._execute("replay_delivery", params))
+        replay = partial(_deliveries_of, "replay_delivery", params)
+        found = await self._worker.run(transaction(replay))
         return found[0] if found else None
 
     async def prune_deliveries(self, before: datetime) -> int:
@@ -241,92 +243,115 @@ class SqliteStore:
         params = {"user_id": user_id, "secret_enc": self._cipher.encrypt(secret)}
         await self._query("upsert_webhook_secret", params)
 
-    async def _insert_delivery(self, delivery: Delivery) -> None:
-        """Insert a new delivery and its attempts, if any; the caller holds a transaction."""
-        if not await self._execute("insert_delivery", times_as_text(delivery_to_row(delivery))):
-            raise DuplicateKey(f"delivery {delivery.event_id} already exists")
-        for attempt in delivery.attempts:
-            await self._insert_attempt(delivery.event_id, attempt)
-
-    async def _insert_attempt(self, event_id: str, attempt: Attempt) -> None:
-        params = times_as_text(attempt_to_row(event_id, attempt))
-        if not await self._execute("insert_attempt", params):
-            raise DuplicateKey(f"attempt {attempt.number} of delivery {event_id} already exists")
-
     async def _deliveries(self, name: str, params: dict[str, Any]) -> list[Delivery]:
         """The deliveries query ``name`` selects, with their attempts.
 
         One read transaction around both queries: an attempt recorded meanwhile (by another
         process on the file) cannot show up next to the status it replaced.
         """
-        async with self._transaction("BEGIN"):
-            return await self._with_attempts(await self._execute(name, params))
-
-    async def _with_attempts(self, rows: list[sqlite3.Row]) -> list[Delivery]:
-        """Deliveries of ``rows``, their attempts read in one query; the caller holds the lock."""
-        if not rows:
-            return []
-        event_ids = json.dumps([row["event_id"] for row in rows])
-        attempts = await self._execute("attempts_of_deliveries", {"event_ids": event_ids})
-        return deliveries_from_rows(rows, attempts)
+        read = partial(_deliveries_of, name, params)
+        return await self._worker.run(transaction(read, "BEGIN"))
 
     # -- plumbing
 
-    async def _query(self, name: str, params: dict[str, Any]) -> list[sqlite3.Row]:
+    async def _query(self, name: str, params: dict[str, Any]) -> Rows:
         """Run one named query as its own (autocommit) transaction."""
-        async with self._lock:
-            return await self._execute(name, params)
-
-    async def _execute(self, name: str, params: dict[str, Any]) -> list[sqlite3.Row]:
-        """Run one named query; the caller holds the lock."""
-        return list(await self._connection().execute_fetchall(QUERIES[name], params))
-
-    @asynccontextmanager
-    async def _transaction(self, begin: str = "BEGIN IMMEDIATE") -> AsyncIterator[None]:
-        """Hold the lock and a transaction until commit or rollback.
-
-        BEGIN IMMEDIATE (the default) takes SQLite's write lock at once, so a transaction that
-        reads then writes never fails half-way on a busy file; a plain BEGIN is a read snapshot.
-        """
-        async with self._lock:
-            db = self._connection()
-            await db.execute(begin)
-            try:
-                yield
-            except BaseException:
-                await db.rollback()
-                raise
-            await db.commit()
-
-    def _connection(self) -> aiosqlite.Connection:
-        if self._db is None:
-            raise RuntimeError(f"{self.path} is not open: call open() first")
-        return self._db
+        return await self._worker.run(partial(_fetch, name, params))
 
     async def _migrate(self) -> None:
-        async with self._lock:
-            await self._execute("create_migrations_table", {})
+        await self._query("create_migrations_table", {})
         for migration in MIGRATIONS:
-            await self._apply(migration)
+            if not await self._worker.run(transaction(partial(_apply_migration, migration))):
+                continue
+            log.info(
+                "applied migration %04d_%s to %s",
+                migration.version,
+                migration.name,
+                self.path,
+                extra={"action": "migration_applied", "version": migration.version},
+            )
 
-    async def _apply(self, migration: Migration) -> None:
-        """Apply one migration in its own transaction, unless it is already recorded."""
-        async with self._transaction():
-            # Read inside the write lock: another process may have applied it meanwhile.
-            applied = await self._execute("applied_migrations", {})
-            if any(row["version"] == migration.version for row in applied):
-                return
-            for statement in split_statements(migration.sql):
-                await self._connection().execute(statement)
-            params = {"version": migration.version, "name": migration.name}
-            await self._execute("record_migration", params)
-        log.info(
-            "applied migration %04d_%s to %s",
-            migration.version,
-            migration.name,
-            self.path,
-            extra={"action": "migration_applied", "version": migration.version},
-        )
+
+# -- what runs in the database thread (each takes the connection last, for partial())
+
+
+def _apply_pragmas(conn: sqlite3.Connection) -> None:
+    for pragma in _PRAGMAS:
+        conn.execute(pragma)
+
+
+def _fetch(name: str, params: dict[str, Any], conn: sqlite3.Connection) -> Rows:
+    """Run one named query, its rows."""
+    return conn.execute(QUERIES[name], params).fetchall()
+
+
+def _save_job(params: dict[str, Any], delivery: Delivery | None, conn: sqlite3.Connection) -> bool:
+    """The job's conditional UPDATE, then its callback; the caller holds a transaction.
+
+    A refused change stores no callback; a callback that cannot be stored raises, and the
+    caller's savepoint or transaction undoes the change with it (the outbox).
+    """
+    if not _fetch("save_job", params, conn):
+        return False
+    if delivery is not None:
+        _insert_delivery(delivery, conn)
+    return True
+
+
+def _put_account(params: dict[str, Any], conn: sqlite3.Connection) -> bool:
+    existed = _fetch("account_exists", {"channel": params["channel"]}, conn)
+    _fetch("upsert_account", params, conn)
+    return not existed
+
+
+def _record_attempt(
+    params: dict[str, Any], event_id: str, attempt: Attempt, conn: sqlite3.Connection
+) -> None:
+    """The delivery's new status and the attempt; the caller holds a transaction."""
+    if not _fetch("set_delivery_status", params, conn):
+        raise NotFound(f"Unable to locate delivery {event_id}")
+    _insert_attempt(event_id, attempt, conn)
+
+
+def _insert_delivery(delivery: Delivery, conn: sqlite3.Connection) -> None:
+    """Insert a new delivery and its attempts, if any; the caller holds a transaction."""
+    if not _fetch("insert_delivery", times_as_text(delivery_to_row(delivery)), conn):
+        raise DuplicateKey(f"delivery {delivery.event_id} already exists")
+    for attempt in delivery.attempts:
+        _insert_attempt(delivery.event_id, attempt, conn)
+
+
+def _insert_attempt(event_id: str, attempt: Attempt, conn: sqlite3.Connection) -> None:
+    params = times_as_text(attempt_to_row(event_id, attempt))
+    if not _fetch("insert_attempt", params, conn):
+        raise DuplicateKey(f"attempt {attempt.number} of delivery {event_id} already exists")
+
+
+def _deliveries_of(name: str, params: dict[str, Any], conn: sqlite3.Connection) -> list[Delivery]:
+    """Deliveries of the rows query ``name`` returns, their attempts read in one query.
+
+    The caller holds a transaction, so both queries see the same state.
+    """
+    rows = _fetch(name, params, conn)
+    if not rows:
+        return []
+    event_ids = json.dumps([row["event_id"] for row in rows])
+    attempts = _fetch("attempts_of_deliveries", {"event_ids": event_ids}, conn)
+    return deliveries_from_rows(rows, attempts)
+
+
+def _apply_migration(migration: Migration, conn: sqlite3.Connection) -> bool:
+    """Apply one migration unless it is already recorded; the caller holds the write lock.
+
+    Read inside the write lock: another process may have applied it meanwhile.
+    """
+    applied = _fetch("applied_migrations", {}, conn)
+    if any(row["version"] == migration.version for row in applied):
+        return False
+    for statement in split_statements(migration.sql):
+        conn.execute(statement)
+    _fetch("record_migration", {"version": migration.version, "name": migration.name}, conn)
+    return True
 
 
 def split_statements(script: str) -> Iterator[str]:

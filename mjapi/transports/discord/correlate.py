@@ -21,12 +21,18 @@ one posted after the job was created.
 Seed jobs have no interaction: the ✉️ reaction is answered by a DM naming the job's hash
 (reference §3.4), possibly in the user's DM channel rather than the account's server channel.
 
-Never the prompt: Midjourney rewrites prompts, and two jobs may share one (capture 24 shows a
-result whose prompt differs from its parent's). A final grid that carries none of those keys
+Never the submitted prompt: Midjourney rewrites prompts, and two jobs may share one (capture 24
+shows a result whose prompt differs from its parent's). A final grid that carries none of those keys
 (2023: no nonce, no interaction, a new message id, previews named plain ``grid_0.webp``) is held
 as an orphan and given to the job whose progress message Discord deletes right after it
 (capture 03: final MESSAGE_CREATE, then MESSAGE_DELETE of the progress message); when exactly one
 job of the channel is running it can only be that one.
+
+A session lost without RESUME can hide a job's whole end: its progress edits (which reveal the
+hash), its final and the deletion of its progress message are then only in the history, where
+the final has no nonce (REST never returns one) and a grid no interaction. Such a final is bound
+by the prompt as Midjourney printed it on the job's own progress message (its rewrite, not ours),
+only when posted after that message and when exactly one running job printed it (``replay``).
 
 Besides job events the correlator reports account events (a moderation notice, a CAPTCHA, a
 blocked account: notices.py), each once per message and before the ``JobFailed`` of the job that
@@ -233,6 +239,8 @@ class Correlator:
 
         Taken as an edit, so nothing is paired as an orphan (old grids in the history must never
         complete a running job), and never reported as unrecognised (history is full of them).
+        A final without keys goes to the running job whose progress message printed its prompt
+        and predates it (``_bind_replayed_final``).
         """
         return self._on_message(msg, created=False, live=False).events
 
@@ -286,7 +294,7 @@ class Correlator:
             job = self._bind_fresh_start(msg) or self._bind_reply(msg)
         if job is None and not live:
             # History after a restart: an adopted U pick's result carries no key of its own.
-            job = self._bind_reply(msg, adopted_only=True)
+            job = self._bind_reply(msg, adopted_only=True) or self._bind_replayed_final(msg)
         return job
 
     def _account_event(self, msg: MjMessage, *, created: bool, bound: bool) -> list[BackendEvent]:
@@ -380,6 +388,28 @@ class Correlator:
                 return job
         return None
 
+    def _bind_replayed_final(self, msg: MjMessage) -> TrackedJob | None:
+        # A lost session hid the job's progress edits, its final and the deletion of its
+        # progress message: in the history its final carries no nonce, no interaction and a
+        # hash we never learnt. Its prompt is Midjourney's own printing, the same on the job's
+        # progress message (§2.5 steps 3 and 5), and posting after that message rules out the
+        # older grids of the same prompt. Two running jobs printing it: neither can be told.
+        if msg.kind is not Kind.DONE or msg.is_reply or msg.prompt is None:
+            return None
+        if not self._is_ours(msg):
+            return None
+        candidates = [
+            job
+            for job in self._jobs.values()
+            if job.running
+            and job.expect is Expect.RESULT
+            and job.click is None
+            and job.printed_prompt == msg.prompt
+            and is_after(msg.message_id, job.progress_message_id)
+            and compatible(job, msg)
+        ]
+        return candidates[0] if len(candidates) == 1 else None
+
     def _is_ours(self, msg: MjMessage) -> bool:
         return self.user_id is None or msg.user_id is None or msg.user_id == self.user_id
 
@@ -390,6 +420,7 @@ class Correlator:
             job.job_hash = msg.job_hash
         if msg.kind in (Kind.WAITING, Kind.PROGRESS):
             job.progress_message_id = msg.message_id
+            job.printed_prompt = msg.prompt or job.printed_prompt
         job.message_ids.add(msg.message_id)
 
     # -- orphans (2023 finals without keys) ---------------------------------------------------

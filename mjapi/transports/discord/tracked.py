@@ -51,6 +51,8 @@ class TrackedJob:
     interaction_ids: set[str] = field(default_factory=set)
     #: the "Waiting to start" / "(NN%)" message Midjourney keeps editing
     progress_message_id: str | None = None
+    #: the prompt as that message printed it (Midjourney's rewrite; its result prints the same)
+    printed_prompt: str | None = None
     message_ids: set[str] = field(default_factory=set)
     job_hash: str | None = None
     started: bool = False

@@ -1,0 +1,266 @@
+"""One ``sqlite3`` connection owned by one thread, and group commit of writes on it.
+
+Why not aiosqlite: it runs each *statement* in its thread, one event-loop round trip apiece, and
+offers no public way to run a function of ours there. A transaction of four statements then
+costs four hops, each waiting for a busy loop. ``SqliteWorker`` instead takes a plain function
+of the connection (a query, a whole transaction, a batch of writes), runs it in the thread in
+one hop, and hands its result (or exception) back to the loop.
+
+The connection is created in the worker thread, so sqlite3's same-thread check holds without
+``check_same_thread=False``. The executor has one thread: functions run one at a time, in the
+order they were submitted, so one never sees another's half-done transaction and no lock is
+needed on the asyncio side.
+
+``GroupCommit`` turns many concurrent small writes into few transactions: writes that arrive
+while a batch is being written wait and go together into the next one (see its docstring).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+#: A function run in the worker thread: everything it does to the database goes through its
+#: one argument, the connection.
+DbCall = Callable[[sqlite3.Connection], T]
+
+#: Writes per group-commit transaction at most, so that one transaction (which holds the
+#: thread, hence every read queued behind it) stays a few milliseconds long.
+MAX_BATCH = 500
+
+
+class SqliteWorker:
+    """A SQLite connection living in its own thread (see the module docstring)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._executor: ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._conn is not None
+
+    async def open(self, setup: DbCall[None]) -> None:
+        """Connect in the worker thread, then run ``setup`` (pragmas) there.
+
+        The connection is in autocommit mode (``isolation_level=None``): callers issue BEGIN
+        themselves. Rows are ``sqlite3.Row``. If ``setup`` fails, nothing stays open.
+        """
+        if self._executor is not None:
+            raise RuntimeError(f"{self.path} is already open")
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mjapi-sqlite")
+        loop = asyncio.get_running_loop()
+        try:
+            conn = await loop.run_in_executor(executor, _connect, self.path, setup)
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        self._executor, self._conn = executor, conn
+
+    async def run(self, call: DbCall[T]) -> T:
+        """``call(connection)`` run in the worker thread, after every call submitted before it.
+
+        A caller cancelled meanwhile stops waiting, but a call already submitted still runs to
+        its end (a thread cannot be interrupted): give it whole transactions, never half ones.
+        """
+        executor, conn = self._executor, self._conn
+        if executor is None or conn is None:
+            raise RuntimeError(f"{self.path} is not open: call open() first")
+        return await asyncio.get_running_loop().run_in_executor(executor, call, conn)
+
+    async def close(self) -> None:
+        """Close the connection after the calls already submitted, then stop the thread."""
+        executor, conn = self._executor, self._conn
+        if executor is None or conn is None:
+            return
+        self._executor = self._conn = None  # later run() calls fail at once
+        try:
+            await asyncio.get_running_loop().run_in_executor(executor, conn.close)
+        finally:
+            # Its queue is empty by now: joining the idle thread takes no time.
+            executor.shutdown(wait=True)
+
+
+def _connect(path: Path, setup: DbCall[None]) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.row_factory = sqlite3.Row
+        setup(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def transaction(body: DbCall[T], begin: str = "BEGIN IMMEDIATE") -> DbCall[T]:
+    """``body`` wrapped in ``begin`` ... COMMIT (ROLLBACK if it raises), to run in the thread.
+
+    BEGIN IMMEDIATE (the default) takes SQLite's write lock at once, so a transaction that
+    reads then writes never fails half-way on a busy file; a plain BEGIN is a read snapshot.
+    """
+    return partial(_in_transaction, body, begin)
+
+
+def _in_transaction(body: DbCall[T], begin: str, conn: sqlite3.Connection) -> T:
+    conn.execute(begin)
+    try:
+        result = body(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:  # SQLite may have rolled back already (RAISE(ROLLBACK), I/O)
+            conn.execute("ROLLBACK")
+        raise
+    return result
+
+
+@dataclass
+class BatchStats:
+    """Group-commit counters since the store was created: a gauge for benchmarks.
+
+    ``writes / transactions`` is the mean batch size; 1.0 means no batching happened.
+    """
+
+    #: batch transactions run (committed or failed)
+    transactions: int = 0
+    #: writes they carried
+    writes: int = 0
+    #: the most writes one transaction carried
+    largest: int = 0
+
+
+@dataclass
+class _Write(Generic[T]):
+    """One queued write and the future its caller awaits."""
+
+    call: DbCall[T]
+    future: asyncio.Future[T]
+
+
+#: What one write of a batch came to, in the thread: (its value, None) or (None, its error).
+_Outcome = tuple[Any, Exception | None]
+
+
+class GroupCommit:
+    """Writes queued by concurrent callers, committed in batches: one transaction, one hop.
+
+    ``write(call)`` queues ``call``; a flusher task takes up to ``max_batch`` queued writes at
+    a time (in call order) and runs them in the worker thread as one transaction: BEGIN
+    IMMEDIATE, each write inside its own SAVEPOINT, COMMIT. While a batch is being written, new
+    writes queue for the next one, so the busier the store, the bigger the batches; an idle
+    store writes a lone call at once.
+
+    Each caller gets its own call's result or exception, as if it had run alone:
+
+    - a call that raises is rolled back to its savepoint (nothing of it stays) and the others
+      of the batch go on;
+    - unless SQLite ended the whole transaction (``RAISE(ROLLBACK)``, an I/O error, a full
+      disk), or BEGIN or COMMIT fails (busy timeout, I/O): then every caller of the batch gets
+      that exception and nothing of the batch is stored;
+    - calls run in the order ``write`` was called, so two writes of one row behave as if
+      sequential; a caller cancelled before its batch started is left out of it.
+    """
+
+    def __init__(self, worker: SqliteWorker, max_batch: int = MAX_BATCH) -> None:
+        self._worker = worker
+        self._max_batch = max_batch
+        self._queue: deque[_Write[Any]] = deque()
+        self._flusher: asyncio.Task[None] | None = None
+        self.stats = BatchStats()
+
+    async def write(self, call: DbCall[T]) -> T:
+        """``call``'s result once the transaction carrying it committed (see the class)."""
+        if not self._worker.is_open:
+            raise RuntimeError(f"{self._worker.path} is not open: call open() first")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        queued = _Write(call, future)
+        self._queue.append(queued)
+        if self._flusher is None:
+            self._flusher = loop.create_task(self._flush())
+        return await queued.future
+
+    async def drain(self) -> None:
+        """Return once every write queued so far (and any queued meanwhile) is settled."""
+        while self._flusher is not None:
+            # shield: a closer cancelled while waiting must not cancel other callers' writes
+            await asyncio.shield(self._flusher)
+
+    async def _flush(self) -> None:
+        try:
+            while self._queue:
+                batch = self._take()
+                if batch:
+                    await self._commit(batch)
+        except BaseException:
+            for queued in self._queue:  # cancelled (loop shutdown): nobody will write them
+                queued.future.cancel()
+            self._queue.clear()
+            raise
+        finally:
+            self._flusher = None
+
+    def _take(self) -> list[_Write[Any]]:
+        """The next batch, oldest first; writes whose caller gave up are dropped."""
+        batch: list[_Write[Any]] = []
+        while self._queue and len(batch) < self._max_batch:
+            queued = self._queue.popleft()
+            if not queued.future.done():
+                batch.append(queued)
+        return batch
+
+    async def _commit(self, batch: list[_Write[Any]]) -> None:
+        self.stats.transactions += 1
+        self.stats.writes += len(batch)
+        self.stats.largest = max(self.stats.largest, len(batch))
+        calls = [queued.call for queued in batch]
+        try:
+            outcomes = await self._worker.run(transaction(partial(_run_batch, calls)))
+        except Exception as error:
+            for queued in batch:
+                _settle(queued.future, (None, error))
+            return
+        except BaseException:
+            for queued in batch:
+                queued.future.cancel()
+            raise
+        for queued, outcome in zip(batch, outcomes, strict=True):
+            _settle(queued.future, outcome)
+
+
+def _run_batch(calls: list[DbCall[Any]], conn: sqlite3.Connection) -> list[_Outcome]:
+    """Every call in its own savepoint; runs in the thread inside the batch's transaction."""
+    return [_run_in_savepoint(call, conn) for call in calls]
+
+
+def _run_in_savepoint(call: DbCall[Any], conn: sqlite3.Connection) -> _Outcome:
+    conn.execute("SAVEPOINT batch_write")
+    try:
+        value = call(conn)
+    except Exception as error:
+        if not conn.in_transaction:
+            raise  # SQLite rolled the whole transaction back: the batch fails as one
+        conn.execute("ROLLBACK TO batch_write")
+        conn.execute("RELEASE batch_write")
+        return None, error
+    conn.execute("RELEASE batch_write")
+    return value, None
+
+
+def _settle(future: asyncio.Future[Any], outcome: _Outcome) -> None:
+    if future.done():  # its caller was cancelled while the batch ran: the write stands
+        return
+    value, error = outcome
+    if error is None:
+        future.set_result(value)
+    else:
+        future.set_exception(error)
