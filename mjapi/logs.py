@@ -101,7 +101,9 @@ def configure(level: str = "INFO") -> None:
 
     Records stop collecting what ``LINE_FORMAT`` does not show (the logging documentation's
     "Optimization" section): the access log makes one record per request, and the caller's
-    frame lookup and thread and process names are a sizeable part of its cost.
+    frame lookup and thread and process names are a sizeable part of its cost. These switches
+    are process-wide: ``configure`` is for the process mjapi's CLI owns (``serve``, ``demo``,
+    ``simulator``), not for an application that embeds mjapi and has its own handlers.
     """
     install_redaction()
     logging.logThreads = False

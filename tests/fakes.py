@@ -59,6 +59,8 @@ class FakeTransport:
         self.resumed: dict[str, list[Resumable]] = {}
         #: channels in the order they were attached
         self.attach_order: list[str] = []
+        #: when set, every attach waits until the event is set
+        self.attach_gate: asyncio.Event | None = None
         self.consumer: EventConsumer | None = None
         self._events: asyncio.Queue[BackendEvent] = asyncio.Queue()
 
@@ -69,6 +71,8 @@ class FakeTransport:
         return DiscordIdentity(str(digest), f"user{digest % 1000}", str(10**17 + digest))
 
     async def attach(self, account: Account) -> None:
+        if self.attach_gate is not None:
+            await self.attach_gate.wait()  # a connection that takes its time
         if self.attach_error is not None:
             error, self.attach_error = self.attach_error, None
             raise error

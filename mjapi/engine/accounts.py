@@ -92,8 +92,10 @@ class Accounts:
             self._owned_one(owner, channel)
             await self._store.delete_account(channel)
             self._remember(channel, None)
-        # Disconnected once forgotten: its last events find no account and change nothing.
-        await self._transport.detach(channel)
+            # Disconnected once forgotten (its last events find no account and change nothing),
+            # and within the lock: an add of the same channel waiting for it connects again
+            # afterwards instead of being disconnected by this delete.
+            await self._transport.detach(channel)
 
     async def reset(self, owner: int, channel: str) -> Account:
         """Clear ``pendingModMessage`` (and a disabled state): the account rejoins rotation.
@@ -109,7 +111,8 @@ class Accounts:
             await self.disable(channel, exc.message)
             raise
         cleared = await self._change(channel, pending_mod_message=None, disabled_reason=None)
-        if cleared is None:  # deleted while it was connecting
+        if cleared is None:  # deleted while it was connecting: the connection made is not wanted
+            await self._transport.detach(channel)
             raise NotFound(NO_CHANNEL)
         return cleared
 
@@ -194,6 +197,9 @@ class Accounts:
             try:
                 # From the newest version: a moderation flag raised meanwhile is kept.
                 account = wanted.account(existing, self._clock.now())
+                # Again within the lock: at once when still connected, and a reconnection when a
+                # delete of the channel disconnected it while this add waited for the lock.
+                await self._transport.attach(account)
                 created = await self._store.put_account(account)
             except BaseException:
                 if existing is None:

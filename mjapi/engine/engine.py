@@ -303,8 +303,11 @@ class Engine:
         await self._persist_new(job)
         if plan.parent is not None:
             child = Child(plan.child_button or job.button or plan.verb, job.jobid)
-            await self._store.add_child(plan.parent.jobid, child)
-            self._recent.discard(plan.parent.jobid)  # its children changed in the store
+            try:
+                await self._store.add_child(plan.parent.jobid, child)
+            finally:
+                # Even when this request is cancelled: a write already in a batch still lands.
+                self._recent.discard(plan.parent.jobid)  # its children changed in the store
 
     async def _submit(self, job: Job, account: Account, plan: Plan) -> None:
         try:

@@ -111,6 +111,10 @@ class EventLanes:
         self._jobs.clear()
         self._accounts.clear()
         self._accounts_draining = False
+        # Nothing is pending any more: whoever waits in settled() or for room is let go.
+        self._pending = 0
+        self._idle.set()
+        self._has_room.set()
 
     def _put_account(self, event: BackendEvent) -> None:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()

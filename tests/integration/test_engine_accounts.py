@@ -164,3 +164,29 @@ async def test_the_default_reply_url_is_read_once_and_follows_updates(
     second = await rig.engine.imagine(OWNER, imagine())
     assert second.reply_url == hook
     assert reads == 1
+
+
+# -- connections follow the stored accounts, whatever the interleaving ---------------------------
+
+
+async def test_a_reset_racing_a_delete_leaves_the_account_disconnected(tmp_path: Path) -> None:
+    async for rig in open_rig(tmp_path):
+        account = await add(rig, TOKEN_A)
+        rig.transport.attach_gate = asyncio.Event()
+        reset = asyncio.create_task(rig.engine.accounts.reset(OWNER, account.channel))
+        await asyncio.sleep(0)  # the reset is connecting
+        await rig.engine.accounts.delete(OWNER, account.channel)
+        rig.transport.attach_gate.set()
+        with pytest.raises(NotFound):
+            await reset
+        assert account.channel not in rig.transport.attached
+
+
+async def test_an_add_racing_a_delete_of_its_channel_stays_connected(tmp_path: Path) -> None:
+    async for rig in open_rig(tmp_path):
+        account = await add(rig, TOKEN_A)
+        # The delete holds the channel while the add connects, then waits for it.
+        delete = asyncio.create_task(rig.engine.accounts.delete(OWNER, account.channel))
+        await asyncio.gather(delete, add(rig, TOKEN_A))
+        assert rig.engine.accounts.find(account.channel) is not None
+        assert account.channel in rig.transport.attached

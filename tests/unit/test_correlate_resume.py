@@ -210,6 +210,24 @@ def test_a_final_only_in_the_history_goes_to_the_job_whose_progress_printed_its_
     assert correlator.in_flight == ()
 
 
+def test_a_final_that_ended_a_forgotten_twin_is_never_given_to_the_running_job() -> None:
+    # job-0 and job-1 share a prompt; job-0 finished live (and the engine forgot it) after
+    # job-1's progress message was posted, then the session was lost: the catch-up history
+    # still holds job-0's final, newer than job-1's progress message.
+    correlator = imagine_channel()
+    started_live(correlator, "job-0", "9000", OLDER_GRID_ID)
+    replay(correlator, hashed_progress(OLDER_GRID_ID, 46, imagine.HASH))
+    started_live(correlator, "job-1", "9001", imagine.PROGRESS_ID)
+    final = interpret(data(imagine.final(imagine.FINAL_ID, imagine.HASH)))
+    assert final is not None
+    [done] = correlator.on_message_create(final)
+    assert isinstance(done, JobCompleted) and done.jobid == "job-0"
+    correlator.forget("job-0")
+
+    assert replay(correlator, data(imagine.final(imagine.FINAL_ID, imagine.HASH))) == []
+    assert correlator.in_flight == ("job-1",)
+
+
 def test_an_older_grid_of_the_same_prompt_in_the_history_is_not_the_jobs() -> None:
     correlator = imagine_channel()
     started_live(correlator, "job-1", "9001", imagine.PROGRESS_ID)

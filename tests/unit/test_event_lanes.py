@@ -217,3 +217,22 @@ def test_a_merged_progress_changes_a_job_as_both_reports_do(
 def test_only_two_progress_reports_merge() -> None:
     assert merge_progress(JobStarted("a", "m", "go", "t"), progress("a", 10)) is None
     assert merge_progress(progress("a", 10), done("a")) is None
+
+
+async def test_closing_lets_whoever_waits_for_the_lanes_go() -> None:
+    recorder = Recorder()
+    lanes = EventLanes(recorder)
+    stuck = progress("a", 10)
+    recorder.hold(stuck)  # never released: the lane is busy when the engine stops
+    await lanes.put(stuck)
+    await lanes.put(done("a"))  # waits in the lane behind the stuck one
+    await turns()
+    waiter = asyncio.create_task(lanes.settled())
+    await turns()
+    assert not waiter.done()
+
+    await lanes.close()
+    await turns()
+
+    assert waiter.done()
+    assert lanes.pending == 0

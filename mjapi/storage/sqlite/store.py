@@ -106,8 +106,10 @@ class SqliteStore:
 
     async def close(self) -> None:
         """Close once the writes already queued are committed."""
-        await self._writes.drain()
-        await self._worker.close()
+        try:
+            await self._writes.drain()
+        finally:
+            await self._worker.close()  # the thread and connection go even if draining failed
 
     # -- jobs
 

@@ -124,6 +124,8 @@ class Correlator:
         self._orphans: deque[MjMessage] = deque(maxlen=orphan_limit)
         self._noticed = SeenIds()
         self._reported = SeenIds()
+        #: results already handed to a job: a history replay must never give one to another
+        self._results = SeenIds()
 
     # -- registration -------------------------------------------------------------------------
 
@@ -396,7 +398,8 @@ class Correlator:
         # older grids of the same prompt. Two running jobs printing it: neither can be told.
         if msg.kind is not Kind.DONE or msg.is_reply or msg.prompt is None:
             return None
-        if not self._is_ours(msg):
+        # A result that already ended a job (since forgotten) is that job's, however alike.
+        if msg.message_id in self._results or not self._is_ours(msg):
             return None
         candidates = [
             job
@@ -532,6 +535,7 @@ class Correlator:
 
     def _complete(self, job: TrackedJob, msg: MjMessage) -> JobEvent:
         job.message_ids.add(msg.message_id)
+        self._results.first(msg.message_id)
         job.job_hash = job.job_hash or msg.job_hash
         self._finish(job)
         described = job.expect is Expect.DESCRIPTION

@@ -46,6 +46,9 @@ class SeenIds:
         self._ids: OrderedDict[str, None] = OrderedDict()
         self._limit = limit
 
+    def __contains__(self, key: str) -> bool:
+        return key in self._ids
+
     def first(self, key: str) -> bool:
         """Remember ``key``; True when it was not remembered yet."""
         if key in self._ids:
