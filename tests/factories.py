@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mjapi.domain.accounts import Account
+from mjapi.domain.deliveries import Delivery
 from mjapi.domain.jobs import Job, JobStatus
 
 T0 = datetime(2025, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
@@ -38,3 +40,19 @@ def make_account(**changes: Any) -> Account:
         updated=T0,
     )
     return base.evolve(**changes)
+
+
+def make_delivery(job: Job, event_id: str, **changes: Any) -> Delivery:
+    """The callback reporting ``job``'s current status, due at once."""
+    base = Delivery(
+        event_id=event_id,
+        jobid=job.jobid,
+        owner=job.owner,
+        url="https://example.test/hook",
+        event=job.status.value,
+        body=f'{{"jobid":"{job.jobid}","status":"{job.status.value}"}}',
+        created=T0,
+        next_attempt=T0,
+        expires=T0 + timedelta(days=1),
+    )
+    return replace(base, **changes)

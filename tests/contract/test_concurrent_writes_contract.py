@@ -11,28 +11,13 @@ import asyncio
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 
-from mjapi.domain.deliveries import Attempt, Delivery, DeliveryStatus
+from mjapi.domain.deliveries import Attempt, DeliveryStatus
 from mjapi.domain.jobs import Child, Job, JobStatus
 from mjapi.errors import DuplicateKey, NotFound
 from mjapi.storage.base import Store
-from tests.factories import make_job
+from tests.factories import make_delivery, make_job
 
 T0 = datetime(2025, 6, 7, 8, 9, 10, 111000, tzinfo=UTC)
-
-
-def callback(job: Job, event_id: str) -> Delivery:
-    """The callback reporting ``job``'s current status."""
-    return Delivery(
-        event_id=event_id,
-        jobid=job.jobid,
-        owner=job.owner,
-        url="https://example.test/hook",
-        event=job.status.value,
-        body=f'{{"jobid":"{job.jobid}","status":"{job.status.value}"}}',
-        created=T0,
-        next_attempt=T0,
-        expires=T0 + timedelta(days=1),
-    )
 
 
 async def started_jobs(store: Store, count: int, prefix: str = "job") -> list[Job]:
@@ -48,7 +33,9 @@ async def started_jobs(store: Store, count: int, prefix: str = "job") -> list[Jo
 async def test_many_concurrent_saves_all_land_with_their_callbacks(store: Store) -> None:
     jobs = await started_jobs(store, 60)
     # every other save carries a callback
-    deliveries = [callback(job, f"evt-{i:03d}") if i % 2 else None for i, job in enumerate(jobs)]
+    deliveries = [
+        make_delivery(job, f"evt-{i:03d}") if i % 2 else None for i, job in enumerate(jobs)
+    ]
     saves = (store.save_job(job, d) for job, d in zip(jobs, deliveries, strict=True))
     assert await asyncio.gather(*saves) == [True] * 60
 
@@ -70,7 +57,7 @@ async def test_a_refused_change_among_concurrent_saves_stores_nothing(store: Sto
     late = middle.evolve(status=JobStatus.PROGRESS, progress=50)
     changes = [first.evolve(status=JobStatus.PROGRESS, progress=10), late]
     changes.append(last.evolve(status=JobStatus.PROGRESS, progress=30))
-    saves = (store.save_job(job, callback(job, f"evt-{i}")) for i, job in enumerate(changes))
+    saves = (store.save_job(job, make_delivery(job, f"evt-{i}")) for i, job in enumerate(changes))
 
     assert await asyncio.gather(*saves) == [True, False, True]
     assert await store.get_job(middle.jobid) == done
@@ -82,10 +69,12 @@ async def test_a_refused_change_among_concurrent_saves_stores_nothing(store: Sto
 async def test_a_callback_that_cannot_be_stored_undoes_only_its_own_change(store: Store) -> None:
     """The middle save reuses an event id: DuplicateKey for it alone, its job stays as it was."""
     first, middle, last = await started_jobs(store, 3)
-    assert await store.save_job(first, callback(first, "evt-taken"))
+    assert await store.save_job(first, make_delivery(first, "evt-taken"))
     changes = [job.evolve(status=JobStatus.PROGRESS, progress=20) for job in (first, middle, last)]
     event_ids = ["evt-a", "evt-taken", "evt-c"]
-    saves = (store.save_job(j, callback(j, e)) for j, e in zip(changes, event_ids, strict=True))
+    saves = (
+        store.save_job(j, make_delivery(j, e)) for j, e in zip(changes, event_ids, strict=True)
+    )
 
     results = await asyncio.gather(*saves, return_exceptions=True)
     assert results[0] is True and results[2] is True
@@ -109,8 +98,8 @@ async def test_conflicting_concurrent_saves_of_one_job_apply_one_after_the_other
     progress = job.evolve(status=JobStatus.PROGRESS, progress=40)
     completed = job.evolve(status=JobStatus.COMPLETED, content="done")
     results = await asyncio.gather(
-        store.save_job(progress, callback(progress, "evt-progress")),
-        store.save_job(completed, callback(completed, "evt-completed")),
+        store.save_job(progress, make_delivery(progress, "evt-progress")),
+        store.save_job(completed, make_delivery(completed, "evt-completed")),
     )
 
     assert list(results) in ([True, True], [False, True])
@@ -152,7 +141,7 @@ async def test_concurrent_attempts_are_all_recorded(store: Store) -> None:
     """Nine first attempts land; a repeated attempt number and an unknown delivery fail alone."""
     jobs = await started_jobs(store, 10)
     await asyncio.gather(
-        *(store.save_job(job, callback(job, f"evt-{i}")) for i, job in enumerate(jobs))
+        *(store.save_job(job, make_delivery(job, f"evt-{i}")) for i, job in enumerate(jobs))
     )
     first = Attempt(1, T0, 120, 503, "busy")
     await store.record_attempt("evt-9", first, DeliveryStatus.PENDING, T0 + timedelta(minutes=1))
@@ -185,7 +174,7 @@ async def test_concurrent_writes_of_every_kind_land_together(store: Store) -> No
     """insert_job, save_job, add_child and record_attempt issued at once."""
     count = 3
     parent, *others = await started_jobs(store, 1 + count, prefix="parent")
-    assert await store.save_job(parent, callback(parent, "evt-parent"))
+    assert await store.save_job(parent, make_delivery(parent, "evt-parent"))
     attempt = Attempt(1, T0, 50, 200)
     new_jobs = [make_job(jobid=f"new-{i}") for i in range(count)]
     children = [Child(f"U{i}", f"new-{i}") for i in range(count)]

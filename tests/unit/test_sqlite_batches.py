@@ -10,22 +10,19 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
 from cryptography.fernet import Fernet
 
-from mjapi.domain.deliveries import Delivery
 from mjapi.domain.jobs import Child, Job, JobStatus
 from mjapi.storage.crypto import TokenCipher
 from mjapi.storage.sqlite import SqliteStore
 from mjapi.storage.sqlite.worker import MAX_BATCH
-from tests.factories import make_job
+from tests.factories import make_delivery, make_job
 
 T = TypeVar("T")
-T0 = datetime(2025, 6, 7, 8, 9, 10, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -36,20 +33,6 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
         yield opened
     finally:
         await opened.close()
-
-
-def callback(job: Job, event_id: str) -> Delivery:
-    return Delivery(
-        event_id=event_id,
-        jobid=job.jobid,
-        owner=job.owner,
-        url="https://example.test/hook",
-        event=job.status.value,
-        body="{}",
-        created=T0,
-        next_attempt=T0,
-        expires=T0 + timedelta(days=1),
-    )
 
 
 async def started_jobs(store: SqliteStore, count: int) -> list[Job]:
@@ -75,7 +58,7 @@ async def transactions_for(store: SqliteStore, work: Awaitable[T]) -> tuple[T, i
 
 async def test_concurrent_saves_share_a_few_transactions(store: SqliteStore) -> None:
     jobs = await started_jobs(store, 200)
-    saves = (store.save_job(job, callback(job, f"evt-{i}")) for i, job in enumerate(jobs))
+    saves = (store.save_job(job, make_delivery(job, f"evt-{i}")) for i, job in enumerate(jobs))
 
     results, transactions = await transactions_for(store, asyncio.gather(*saves))
     assert results == [True] * 200
@@ -124,7 +107,7 @@ async def test_an_sql_error_of_one_write_spares_the_rest_of_its_batch(
         "BEGIN SELECT RAISE(ABORT, 'refused by a trigger'); END",
     )
     saves = (
-        store.save_job(job, callback(job, f"evt-{i}"))
+        store.save_job(job, make_delivery(job, f"evt-{i}"))
         for i, job in enumerate([first, doomed, last])
     )
 
@@ -147,7 +130,7 @@ async def test_a_failed_transaction_fails_every_write_of_its_batch(store: Sqlite
         f"CREATE TRIGGER doom BEFORE UPDATE ON jobs WHEN NEW.jobid = '{jobs[2].jobid}' "
         "BEGIN SELECT RAISE(ROLLBACK, 'the whole transaction goes'); END",
     )
-    saves = (store.save_job(job, callback(job, f"evt-{i}")) for i, job in enumerate(jobs))
+    saves = (store.save_job(job, make_delivery(job, f"evt-{i}")) for i, job in enumerate(jobs))
 
     results, transactions = await transactions_for(
         store, asyncio.gather(*saves, return_exceptions=True)
