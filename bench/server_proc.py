@@ -10,6 +10,7 @@ code, for the scale benchmark:
   an event from the simulator was applied and persisted;
 * the transport's event stream is wrapped to count the Discord events handed to the engine;
 * a 20 ms timer measures the event loop's lag;
+* ``gc.callbacks`` add up the time the garbage collector runs (``gc_seconds``);
 
 and ``GET /_bench/stats`` answers them (counters cumulative, loop lag since the last ``?reset``).
 The wrappers cost a counter update per call.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -51,6 +53,15 @@ class Counters:
         self.lag = LoopLag()
         #: (replyRef, status, progress, epoch seconds) of every job write that succeeded
         self.applied: list[tuple[str, str, int | None, float]] = []
+        self.gc_seconds = 0.0
+        self._gc_started = 0.0
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            self.gc_seconds += time.perf_counter() - self._gc_started
 
     def snapshot(self, reset: bool) -> dict[str, Any]:
         writes = {k: v for k, v in self.calls.items() if not k.startswith(READ_PREFIXES)}
@@ -60,6 +71,7 @@ class Counters:
             "store_writes": sum(writes.values()),
             "events": self.events,
             "loop_lag_ms": self.lag.take(reset),
+            "gc_seconds": self.gc_seconds,
             "time": time.time(),
         }
 
@@ -136,7 +148,7 @@ def main() -> None:
     from starlette.requests import Request
     from starlette.responses import JSONResponse
 
-    from mjapi import logs
+    from mjapi import gc_tuning, logs
     from mjapi.app import create_app
     from mjapi.settings import Settings
 
@@ -155,6 +167,7 @@ def main() -> None:
 
         app.add_route("/_bench/stats", stats)
         app.add_route("/_bench/applied", applied)
+    gc_tuning.tune_for_server()  # as ``mjapi serve`` does, after building the app
     # what ``mjapi serve`` does: uvicorn.run(app, host=..., port=..., log_config=None)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None)
     server = uvicorn.Server(config)

@@ -7,7 +7,6 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-import httpx
 from fastapi import FastAPI
 
 from mjapi import __version__
@@ -30,12 +29,6 @@ from mjapi.webhooks.outbox import Outbox, OutboxConfig
 from mjapi.webhooks.policy import RetryPolicy
 
 TransportFactory = Callable[[Settings, Clock], Transport]
-
-#: The callback client's pool: unbounded in total, a few idle connections kept for reuse. Few:
-#: httpcore re-checks every pooled connection on each request (a poll() each, and work growing
-#: with the square of the pool), so 100 idle connections cost 3x the CPU per callback of opening
-#: a new one each time; 8 keep the reuse at ordinary rates and most of the saving under bursts.
-CALLBACK_POOL = httpx.Limits(max_connections=None, max_keepalive_connections=8)
 
 
 def discord_transport(settings: Settings, clock: Clock) -> Transport:
@@ -75,9 +68,9 @@ async def running_engine(
         store = await open_configured_store(settings)
         stack.push_async_callback(store.close)
         # Callbacks and downloads reach client-named URLs: only through the guarded clients.
-        # No pool-wide connection cap: receivers must not wait for each other's connections.
-        # The outbox bounds attempts per host (MJAPI_CALLBACK_CONCURRENCY) instead.
-        http = outbound.client(settings.callback_timeout, CALLBACK_POOL)
+        # The outbox bounds attempts per host (MJAPI_CALLBACK_CONCURRENCY); as many connections
+        # per receiver stay open for the next callbacks.
+        http = outbound.poster(max_idle=settings.callback_concurrency)
         stack.push_async_callback(http.aclose)
         callbacks = Outbox(store, http, clock, outbox_config(settings))
         downloads = outbound.client(settings.callback_timeout)

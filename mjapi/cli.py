@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
-from mjapi import logs
+from mjapi import gc_tuning, logs
 from mjapi.app import create_app, open_configured_store
 from mjapi.domain.tokens import hash_token, new_token
 from mjapi.inspect import InspectError, inspect_payload, parse_document, render
@@ -48,8 +48,10 @@ def serve(
     """Run the API server."""
     settings = _settings(host=host, port=port, data_dir=data_dir, discord_url=discord_url)
     logs.configure(settings.log_level)
+    app = create_app(settings)
+    gc_tuning.tune_for_server()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_config=None,

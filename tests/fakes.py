@@ -6,11 +6,10 @@ import asyncio
 import dataclasses
 import hashlib
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
-
-import httpx
+from typing import Any, Protocol
 
 from mjapi.domain.accounts import Account
 from mjapi.domain.deliveries import Attempt, Delivery, DeliveryStatus
@@ -161,17 +160,70 @@ class FakeTransport:
         return None
 
 
-class CallbackReceiver:
-    """An in-process webhook receiver for httpx.MockTransport."""
+#: What a ``FakeCallbackClient`` does with a POST: answer this status, or raise this
+#: (``CallFailed``, ``TimeoutError`` or ``Refused``, as the real client would).
+Outcome = int | Exception
+
+
+@dataclasses.dataclass(frozen=True)
+class Posted:
+    """One POST a ``FakeCallbackClient`` was asked to send."""
+
+    url: str
+    body: bytes
+    headers: Mapping[str, str]
+    limit: float
+
+    def json(self) -> dict[str, Any]:
+        parsed = json.loads(self.body)
+        assert isinstance(parsed, dict)
+        return parsed
+
+
+class FakeCallbackClient:
+    """The outbox's ``CallbackClient`` in memory: records every POST, answers from a script.
+
+    Each URL's POSTs take its scripted outcomes in order (``script``), then ``default``. While a
+    URL has a gate in ``gates`` its POSTs wait for it, within their time limit as the real client
+    does: a receiver that does not answer.
+    """
 
     def __init__(self) -> None:
-        self.bodies: list[dict[str, object]] = []
-        self.arrived = asyncio.Event()
+        self.default: Outcome = 200
+        self.gates: dict[str, asyncio.Event] = {}
+        #: every POST, in the order they were sent
+        self.posted: list[Posted] = []
+        #: the POSTs answered 2xx (what a receiver took in)
+        self.delivered: list[Posted] = []
+        self.closed = False
+        self._scripts: dict[str, deque[Outcome]] = {}
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.bodies.append(json.loads(request.content))
-        self.arrived.set()
-        return httpx.Response(200, text="ok")
+    def script(self, url: str, *outcomes: Outcome) -> None:
+        """The next POSTs to ``url`` meet ``outcomes``, one each, before ``default`` applies."""
+        self._scripts.setdefault(url, deque()).extend(outcomes)
+
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str], limit: float) -> int:
+        posted = Posted(url, body, dict(headers), limit)
+        self.posted.append(posted)
+        gate = self.gates.get(url)
+        if gate is not None:
+            async with asyncio.timeout(limit):
+                await gate.wait()
+        script = self._scripts.get(url)
+        outcome = script.popleft() if script else self.default
+        if isinstance(outcome, Exception):
+            raise outcome
+        if 200 <= outcome < 300:
+            self.delivered.append(posted)
+        return outcome
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+    @property
+    def bodies(self) -> list[dict[str, Any]]:
+        """The delivered callbacks' JSON bodies, in arrival order."""
+        return [p.json() for p in self.delivered]
 
     def statuses(self, jobid: str) -> list[object]:
         return [b["status"] for b in self.bodies if b["jobid"] == jobid]

@@ -11,12 +11,12 @@ served. That makes the cache a memo of a pure function: sharing it between apps 
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 from typing import Any
 
 from fastapi.responses import Response
 
+from mjapi import jsontext
 from mjapi.domain.jobs import Job
 from mjapi.domain.model import job_model
 
@@ -25,13 +25,10 @@ from mjapi.domain.model import job_model
 #: issue 6 targets (3,000 concurrent jobs), near 6 MB of bodies.
 CACHED_BODIES = 5_000
 
-# Exactly what starlette's JSONResponse.render does, minus building an encoder per call.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-
 
 def encode(content: Any) -> bytes:
-    """``content`` as JSONResponse encodes it, byte for byte."""
-    return _ENCODER.encode(content).encode("utf-8")
+    """``content`` as JSONResponse encodes it (compact, UTF-8), through orjson (``jsontext``)."""
+    return jsontext.dumps_bytes(content)
 
 
 def json_response(body: bytes, status: int = 200) -> Response:

@@ -17,6 +17,8 @@ care that is server-side request forgery: ``http://169.254.169.254/`` reads clou
   second lookup an attacker's DNS could answer differently (rebinding), and because only the
   socket's destination changes, TLS still sends SNI and verifies the certificate for the name,
   and the Host header is the URL's. Rewriting URLs to IPs would have to redo all three by hand.
+- **Callbacks** (``h1.KeepAliveClient``) open their connections the same way: resolve, check every
+  address, dial a checked address (``dial.Dial``), start TLS with the URL's host name.
 - **Redirects** are followed by the caller, one hop at a time (at most 5, see ``fetch.py``); each
   hop opens its connections through the same backend, so each is checked.
 

@@ -14,6 +14,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from mjapi import jsontext
 from mjapi.domain.accounts import Account
 from mjapi.domain.jobs import Attachment, Button, Child, Job, JobStatus, Seed, predecessors
 from mjapi.storage.base import UserProfile
@@ -234,8 +235,5 @@ def times_as_text(row: dict[str, Any]) -> dict[str, Any]:
 def _dump(value: Any, *, sort_keys: bool = True) -> str:
     # Compact and key-sorted: the same job always encodes to the same text. Embeds keep
     # Discord's key order instead (sort_keys=False), so they read back exactly as received.
-    # NaN/Infinity are refused because they are not JSON (PostgreSQL would reject them, SQLite
-    # would not).
-    return json.dumps(
-        value, separators=(",", ":"), sort_keys=sort_keys, ensure_ascii=False, allow_nan=False
-    )
+    # NaN/Infinity are written as null (see jsontext): PostgreSQL would reject the literals.
+    return jsontext.dumps(value, sort_keys=sort_keys)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import uuid
@@ -27,8 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-import httpx
-
+from mjapi import jsontext
 from mjapi.clock import Clock
 from mjapi.domain.deliveries import Attempt, Delivery, DeliveryStatus
 from mjapi.domain.jobs import Job
@@ -36,7 +34,7 @@ from mjapi.domain.model import job_model
 from mjapi.errors import NotFound
 from mjapi.storage.base import DeliveryStore
 from mjapi.webhooks.policy import RetryPolicy
-from mjapi.webhooks.post import post
+from mjapi.webhooks.post import CallbackClient, post
 from mjapi.webhooks.secrets_book import SecretBook
 
 log = logging.getLogger(__name__)
@@ -79,7 +77,7 @@ class Outbox:
     def __init__(
         self,
         store: DeliveryStore,
-        client: httpx.AsyncClient,
+        client: CallbackClient,
         clock: Clock,
         config: OutboxConfig | None = None,
         *,
@@ -99,15 +97,16 @@ class Outbox:
         self._hosts: dict[str, tuple[asyncio.Semaphore, int]] = {}
         self._pruner: asyncio.Task[None] | None = None
         self._closed = False
-        #: notified after every recorded attempt (a draining shutdown watches it)
+        #: notified after every recorded attempt while a draining shutdown watches it
         self._settled = asyncio.Condition()
+        self._draining = 0
 
     # -- the engine's side ----------------------------------------------------------------
 
     def prepare(self, job: Job, now: datetime) -> Delivery:
         """The callback reporting ``job`` as it is now (to be stored with the change)."""
         assert job.reply_url is not None
-        body = json.dumps(job_model(job), separators=(",", ":"), ensure_ascii=False)
+        body = jsontext.dumps(job_model(job))
         return Delivery(
             event_id="evt_" + uuid.uuid4().hex,
             jobid=job.jobid,
@@ -152,10 +151,14 @@ class Outbox:
 
         Lanes waiting for a later retry are not waited for: they are resumed after the restart.
         """
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                async with self._settled:
-                    await self._settled.wait_for(lambda: not self._due_now())
+        self._draining += 1
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(seconds):
+                    async with self._settled:
+                        await self._settled.wait_for(lambda: not self._due_now())
+        finally:
+            self._draining -= 1
 
     def _due_now(self) -> bool:
         now = self._clock.now()
@@ -225,8 +228,9 @@ class Outbox:
             attempted = lane.waiting[0]
             attempt = await self._attempt(attempted)
             delivery = await self._record(attempted, attempt)
-            async with self._settled:
-                self._settled.notify_all()
+            if self._draining:  # nobody else listens: skip the lock on every callback
+                async with self._settled:
+                    self._settled.notify_all()
             if lane.waiting[0] is not attempted:
                 # Replayed while this attempt was out: the fresh copy (new period) wins and is
                 # tried again now; its next record corrects whatever this one stored.

@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from mjapi.clock import FakeClock
 from mjapi.domain.jobs import JobStatus
 from mjapi.engine import Engine, ImagineRequest
@@ -18,7 +16,7 @@ from mjapi.engine.requests import JobOptions
 from mjapi.storage.crypto import TokenCipher
 from mjapi.storage.sqlite import SqliteStore
 from mjapi.webhooks.outbox import Outbox
-from tests.fakes import CallbackReceiver, FakeTransport
+from tests.fakes import FakeCallbackClient, FakeTransport
 
 OWNER = 7
 
@@ -29,7 +27,8 @@ class Rig:
     transport: FakeTransport
     store: SqliteStore
     clock: FakeClock
-    receiver: CallbackReceiver
+    #: the callbacks' client: what the receivers would have been sent
+    receiver: FakeCallbackClient
     callbacks: Outbox
 
 
@@ -49,10 +48,9 @@ async def open_rig(
     transport, clock, receiver = (
         transport or FakeTransport(),
         clock or FakeClock(),
-        CallbackReceiver(),
+        FakeCallbackClient(),
     )
-    client = httpx.AsyncClient(transport=httpx.MockTransport(receiver))
-    callbacks = Outbox(store, client, clock)
+    callbacks = Outbox(store, receiver, clock)
     await callbacks.start()
     options: dict[str, Any] = {"ack_timeout": 2, "job_timeout": 60, "rng": random.Random(3)}
     engine = Engine(store, transport, callbacks, clock, **(options | engine_options))
@@ -63,7 +61,7 @@ async def open_rig(
     finally:
         await engine.stop()
         await callbacks.close()
-        await client.aclose()
+        await receiver.aclose()
         await store.close()
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import httpx
 import pytest
 
 from mjapi.clock import FakeClock
@@ -18,7 +17,7 @@ from mjapi.logs import redact
 from mjapi.storage.crypto import TokenCipher
 from mjapi.storage.sqlite import SqliteStore
 from mjapi.webhooks.outbox import Outbox
-from tests.fakes import FakeTransport
+from tests.fakes import FakeCallbackClient, FakeTransport
 from tests.integration.engine_rig import OWNER, Rig, imagine, settle
 
 
@@ -150,22 +149,20 @@ class FlakyStore(SqliteStore):
 async def test_an_event_survives_a_failing_store(tmp_path: Path) -> None:
     store = FlakyStore(tmp_path / "db.sqlite3", TokenCipher.from_settings(tmp_path, None))
     await store.open()
-    transport = FakeTransport()
-    async with httpx.AsyncClient() as client:
-        clock = FakeClock()
-        engine = Engine(store, transport, Outbox(store, client, clock), clock)
-        transport.consumer = engine
-        await engine.start()
-        try:
-            await engine.accounts.add(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 1)
-            job = await engine.imagine(OWNER, imagine())
-            store.failures = 1
-            transport.emit(JobCompleted(job.jobid, "m-2", "done", "t", (), (), "h"))
-            await transport.applied()
-            assert (await engine.job(OWNER, job.jobid)).status is JobStatus.COMPLETED
-        finally:
-            await engine.stop()
-            await store.close()
+    transport, clock = FakeTransport(), FakeClock()
+    engine = Engine(store, transport, Outbox(store, FakeCallbackClient(), clock), clock)
+    transport.consumer = engine
+    await engine.start()
+    try:
+        await engine.accounts.add(OWNER, "token-aaaaaaaaaaaaaaaaaaaa", 1)
+        job = await engine.imagine(OWNER, imagine())
+        store.failures = 1
+        transport.emit(JobCompleted(job.jobid, "m-2", "done", "t", (), (), "h"))
+        await transport.applied()
+        assert (await engine.job(OWNER, job.jobid)).status is JobStatus.COMPLETED
+    finally:
+        await engine.stop()
+        await store.close()
 
 
 async def test_watchdog_fails_quiet_jobs_and_late_events_are_ignored(rig: Rig) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from mjapi.clock import FakeClock
@@ -19,7 +18,7 @@ from mjapi.storage.crypto import TokenCipher
 from mjapi.storage.sqlite import SqliteStore
 from mjapi.transports.base import Setting
 from mjapi.webhooks.outbox import Outbox
-from tests.fakes import FakeTransport
+from tests.fakes import FakeCallbackClient, FakeTransport
 
 OWNER = 3
 GRID = (
@@ -56,15 +55,14 @@ class Rig:
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     store = SqliteStore(tmp_path / "db.sqlite3", TokenCipher.from_settings(tmp_path, None))
     await store.open()
-    transport = FakeTransport()
-    async with httpx.AsyncClient() as client:
-        clock = FakeClock()
-        engine = Engine(store, transport, Outbox(store, client, clock), clock, ack_timeout=2)
-        transport.consumer = engine
-        await engine.start()
-        await engine.accounts.add(OWNER, "token-for-followups-0123456789", 5)
-        yield Rig(engine, transport, store)
-        await engine.stop()
+    transport, clock = FakeTransport(), FakeClock()
+    callbacks = Outbox(store, FakeCallbackClient(), clock)
+    engine = Engine(store, transport, callbacks, clock, ack_timeout=2)
+    transport.consumer = engine
+    await engine.start()
+    await engine.accounts.add(OWNER, "token-for-followups-0123456789", 5)
+    yield Rig(engine, transport, store)
+    await engine.stop()
     await store.close()
 
 

@@ -9,14 +9,14 @@ guard that let something through would show up as a stray dial, not as a packet 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
-import httpcore
 import httpx
 import pytest
 import pytest_asyncio
@@ -33,11 +33,13 @@ from mjapi.domain.tokens import hash_token, new_token
 from mjapi.fetch import HttpFetcher
 from mjapi.net import Outbound, ResolutionFailed, UrlGuard
 from mjapi.net.addresses import Address
+from mjapi.net.dial import open_tcp
 from mjapi.net.guard import system_resolver
 from mjapi.settings import Settings
 from mjapi.storage.base import ApiToken, Store
 from mjapi.webhooks.outbox import Outbox, OutboxConfig
 from mjapi.webhooks.policy import RetryPolicy
+from mjapi.webhooks.post import CallbackClient
 from tests.factories import make_job
 from tests.fakes import MemoryDeliveries
 from tests.servers import CallbackSink, serve_asgi
@@ -72,29 +74,23 @@ class Resolver:
 
 
 @dataclass
-class Dial(httpcore.AsyncNetworkBackend):
-    """Dials loopback only: routed public addresses to their server, loopback as it is."""
+class Dial:
+    """The ``Dial`` of callbacks and downloads alike: routed public addresses lead to their
+    loopback server, loopback addresses to themselves; any other address is recorded and refused.
+    """
 
     routes: dict[str, int] = field(default_factory=dict)
     strays: list[str] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        self._real = httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        if host in self.routes:
-            return await self._real.connect_tcp("127.0.0.1", self.routes[host], timeout)
-        if host in ("127.0.0.1", "::1"):
-            return await self._real.connect_tcp(host, port, timeout)
-        self.strays.append(host)
-        raise httpcore.ConnectError(f"{host} is outside this test's loopback world")
+    async def __call__(
+        self, address: str, port: int
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if address in self.routes:
+            return await open_tcp("127.0.0.1", self.routes[address])
+        if address in ("127.0.0.1", "::1"):
+            return await open_tcp(address, port)
+        self.strays.append(address)
+        raise ConnectionRefusedError(f"{address} is outside this test's loopback world")
 
 
 def image_host() -> Starlette:
@@ -332,7 +328,7 @@ class Callbacks:
         return delivery.event_id
 
 
-def callbacks_through(client: httpx.AsyncClient) -> Callbacks:
+def callbacks_through(client: CallbackClient) -> Callbacks:
     store, clock = MemoryDeliveries(), FakeClock()
 
     async def pause(nudge: asyncio.Event, seconds: float) -> None:
@@ -344,7 +340,7 @@ def callbacks_through(client: httpx.AsyncClient) -> Callbacks:
 
 
 async def test_a_callback_to_a_public_host_is_delivered(world: World) -> None:
-    async with world.outbound().client(5) as client:
+    async with contextlib.aclosing(world.outbound().poster(max_idle=8)) as client:
         callbacks = callbacks_through(client)
         callbacks.send("job-1", "http://hooks.example/hook")
         await callbacks.outbox.drain(10)
@@ -357,7 +353,7 @@ async def test_a_callback_host_that_rebinds_to_a_private_address_is_never_called
     url = "http://hooks.example/hook"
     await world.outbound().guard.check(url)  # what the request-time check saw: public
     world.resolver.table["hooks.example"] = ["127.0.0.1"]  # then the DNS answer changes
-    async with world.outbound().client(5) as client:
+    async with contextlib.aclosing(world.outbound().poster(max_idle=8)) as client:
         callbacks = callbacks_through(client)
         event_id = callbacks.send("job-2", url)
         await callbacks.outbox.drain(10)
@@ -383,9 +379,13 @@ async def test_a_reply_url_that_does_not_resolve_yet_is_accepted_at_request_time
 async def test_allowing_private_urls_lets_loopback_images_and_callbacks_through(
     world: World,
 ) -> None:
-    async with world.outbound(allow_private=True).client(5) as client:
+    outbound = world.outbound(allow_private=True)
+    async with (
+        outbound.client(5) as client,
+        contextlib.aclosing(outbound.poster(max_idle=8)) as poster,
+    ):
         image = await HttpFetcher(client).image(world.loopback_image)
-        callbacks = callbacks_through(client)
+        callbacks = callbacks_through(poster)
         callbacks.send("job-3", f"http://127.0.0.1:{world.sink_port}/hook")
         await callbacks.outbox.drain(10)
     assert image.data == PNG

@@ -1,8 +1,8 @@
 """Callbacks over real loopback sockets: kept-alive connections, and answers that are too much.
 
-The outbox runs with the production callback client (``Outbound.client`` with ``CALLBACK_POOL``)
-and private URLs allowed; a counting dial under the URL guard sees every TCP connection the
-client opens and every byte it reads.
+The outbox runs with the production callback client (``Outbound.poster``) and private URLs
+allowed; a counting dial under the URL guard sees every TCP connection the client opens and every
+byte read from its sockets.
 """
 
 from __future__ import annotations
@@ -10,10 +10,9 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import SupportsIndex
 
-import httpcore
 import pytest
 import pytest_asyncio
 from starlette.applications import Starlette
@@ -21,69 +20,58 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from mjapi.app import CALLBACK_POOL
 from mjapi.clock import SystemClock
 from mjapi.domain.deliveries import Delivery, DeliveryStatus
 from mjapi.domain.jobs import JobStatus
 from mjapi.net import Outbound, UrlGuard
+from mjapi.net.dial import READ_LIMIT
+from mjapi.net.h1 import ANSWER_LIMIT
 from mjapi.webhooks.outbox import Outbox, OutboxConfig
 from mjapi.webhooks.policy import RetryPolicy
-from mjapi.webhooks.post import ANSWER_LIMIT
 from tests.factories import make_job
 from tests.fakes import MemoryDeliveries
 from tests.servers import CallbackSink, serve_asgi
 
 HUGE = 10 * 1024 * 1024
-#: httpcore reads at most this much per network read.
-READ_SIZE = 64 * 1024
+#: asyncio's socket transport receives at most this much per read of the socket.
+SOCKET_READ = 256 * 1024
+#: What can be read from a socket beyond what the client asked for: the reader keeps reading
+#: until it buffers more than twice its limit, and the read that crosses that mark may be a whole
+#: socket read (asyncio's flow control).
+READ_AHEAD = 2 * READ_LIMIT + SOCKET_READ
 #: seconds one attempt may take in these tests
 LIMIT = 0.5
 
 
-class _CountedStream(httpcore.AsyncNetworkStream):
-    """A network stream that adds every byte it reads to its dial's count."""
+class _CountingReader(asyncio.StreamReader):
+    """A connection's reader that adds every byte received from the socket to its dial's count."""
 
-    def __init__(self, stream: httpcore.AsyncNetworkStream, dial: CountingDial) -> None:
-        self._stream = stream
+    def __init__(self, dial: CountingDial) -> None:
+        super().__init__(limit=READ_LIMIT)  # the production dial's limit
         self._dial = dial
 
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
-        data = await self._stream.read(max_bytes, timeout)
+    def feed_data(self, data: Iterable[SupportsIndex]) -> None:  # typeshed's type for bytes
+        assert isinstance(data, bytes)  # what the socket transport hands its protocol
         self._dial.bytes_read += len(data)
-        return data
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
-        await self._stream.write(buffer, timeout)
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._stream.get_extra_info(info)
+        super().feed_data(data)
 
 
 @dataclass
-class CountingDial(httpcore.AsyncNetworkBackend):
-    """The real network, counting the connections opened and the bytes read."""
+class CountingDial:
+    """A ``Dial`` to the real network, counting the connections opened and the bytes read."""
 
     connects: int = 0
     bytes_read: int = 0
-    _real: httpcore.AsyncNetworkBackend = field(default_factory=httpcore.AnyIOBackend)
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        stream = await self._real.connect_tcp(host, port, timeout, local_address, socket_options)
+    async def __call__(
+        self, address: str, port: int
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        loop = asyncio.get_running_loop()
+        reader = _CountingReader(self)
+        protocol = asyncio.StreamReaderProtocol(reader)
+        transport, _ = await loop.create_connection(lambda: protocol, address, port)
         self.connects += 1
-        return _CountedStream(stream, self)
-
-    async def sleep(self, seconds: float) -> None:
-        await self._real.sleep(seconds)
+        return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
 
 
 async def huge(request: Request) -> Response:
@@ -148,10 +136,11 @@ async def callbacks(receiver: Receiver) -> AsyncIterator[Callbacks]:
     # One attempt each: a failure would wait for a retry the test does not want.
     config = OutboxConfig(RetryPolicy(first_delay=600, period=1), timeout=LIMIT)
     store = MemoryDeliveries()
-    async with outbound.client(LIMIT, CALLBACK_POOL) as client:
-        outbox = Outbox(store, client, SystemClock(), config, rng=random.Random(1))
-        yield Callbacks(outbox, store, dial)
-        await outbox.close()
+    client = outbound.poster(max_idle=config.per_host)  # as the server wires it
+    outbox = Outbox(store, client, SystemClock(), config, rng=random.Random(1))
+    yield Callbacks(outbox, store, dial)
+    await outbox.close()
+    await client.aclose()
 
 
 async def test_sequential_callbacks_to_one_receiver_share_a_connection(
@@ -174,8 +163,9 @@ async def test_a_huge_answer_is_read_no_further_than_the_bound(
     stored = callbacks.store.rows[delivery.event_id]
     assert stored.status is DeliveryStatus.DELIVERED
     assert [(a.status_code, a.error) for a in stored.attempts] == [(200, None)]
-    # The bound plus the network read that crossed it (and the answer's head), not 10 MiB.
-    assert callbacks.dial.bytes_read <= ANSWER_LIMIT + READ_SIZE + 1024
+    # The bound, the client's read that crossed it, what the reader read ahead (and the answer's
+    # head): not 10 MiB.
+    assert callbacks.dial.bytes_read <= ANSWER_LIMIT + READ_LIMIT + READ_AHEAD + 1024
 
 
 async def test_after_an_abandoned_answer_the_next_callback_gets_through(

@@ -5,9 +5,9 @@ Every resolver here is a dictionary, every dial a recorder: no test asks DNS or 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv6Address, ip_address
-from typing import Any
 
 import httpcore
 import pytest
@@ -272,30 +272,33 @@ def test_the_client_message_names_the_url_and_the_reason() -> None:
 # -- the pinning backend ------------------------------------------------------------------------
 
 
-class RecordingDial(httpcore.AsyncNetworkBackend):
-    """Records what would be dialled; addresses in ``down`` refuse the connection."""
+class Connected(Exception):
+    """Raised by ``RecordingDial`` where a real dial would return the new connection."""
+
+
+class RecordingDial:
+    """A ``Dial`` that records what would be dialled; addresses in ``down`` refuse the connection.
+
+    It opens nothing: a dial that would succeed raises ``Connected`` instead.
+    """
 
     def __init__(self, down: Iterable[str] = ()) -> None:
         self.dialled: list[tuple[str, int]] = []
         self.down = set(down)
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        self.dialled.append((host, port))
-        if host in self.down:
-            raise httpcore.ConnectError(f"{host} is down")
-        return httpcore.AsyncNetworkStream()
+    async def __call__(
+        self, address: str, port: int
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        self.dialled.append((address, port))
+        if address in self.down:
+            raise ConnectionRefusedError(f"{address} is down")
+        raise Connected(address)
 
 
 async def test_the_backend_connects_to_the_checked_address_not_the_name() -> None:
     dial = RecordingDial()
-    await GuardedBackend(guard()[0], dial).connect_tcp("images.example", 443)
+    with pytest.raises(Connected):
+        await GuardedBackend(guard()[0], dial).connect_tcp("images.example", 443)
     assert dial.dialled == [(PUBLIC, 443)]
 
 
@@ -311,7 +314,8 @@ async def test_each_connection_is_checked_again_so_rebinding_finds_the_door_shut
     checker, resolver = guard()
     dial = RecordingDial()
     backend = GuardedBackend(checker, dial)
-    await backend.connect_tcp("images.example", 80)
+    with pytest.raises(Connected):
+        await backend.connect_tcp("images.example", 80)
     resolver.table["images.example"] = ["10.0.0.5"]  # the attacker's DNS answers differently now
     with pytest.raises(Refused):
         await backend.connect_tcp("images.example", 80)
@@ -322,7 +326,17 @@ async def test_the_next_checked_address_is_tried_when_one_is_down() -> None:
     checker, resolver = guard()
     resolver.table["two.example"] = [PUBLIC, "2606:4700::1111"]
     dial = RecordingDial(down=[PUBLIC])
-    await GuardedBackend(checker, dial).connect_tcp("two.example", 80)
+    with pytest.raises(Connected):
+        await GuardedBackend(checker, dial).connect_tcp("two.example", 80)
+    assert dial.dialled == [(PUBLIC, 80), ("2606:4700::1111", 80)]
+
+
+async def test_when_every_address_is_down_it_is_a_connect_error() -> None:
+    checker, resolver = guard()
+    resolver.table["two.example"] = [PUBLIC, "2606:4700::1111"]
+    dial = RecordingDial(down=[PUBLIC, "2606:4700::1111"])
+    with pytest.raises(httpcore.ConnectError):
+        await GuardedBackend(checker, dial).connect_tcp("two.example", 80)
     assert dial.dialled == [(PUBLIC, 80), ("2606:4700::1111", 80)]
 
 

@@ -17,6 +17,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
+from mjapi import jsontext
 from mjapi.errors import DiscordAuthError, MjapiError, RateLimited, TransportError
 from mjapi.transports.discord.backoff import Backoff, ReconnectPolicy
 from mjapi.transports.discord.gateway import (
@@ -299,7 +300,7 @@ class GatewayRunner:
 
 def _decode(text: str) -> dict[str, Any] | None:
     try:
-        frame = json.loads(text)
+        frame = jsontext.loads(text)
     except ValueError:
         return None
     return frame if isinstance(frame, dict) else None
