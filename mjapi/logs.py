@@ -3,12 +3,14 @@
 Secrets reach logs through exception texts and payload dumps more often than through direct
 formatting, so redaction happens on the final formatted line, not at call sites.
 
-``configure`` writes lines in batches (``BufferedStreamHandler``): the access log makes one line
-per request, and a write to stderr per line was a sizeable part of a request's cost. The
-trade-off: a line below WARNING may reach stderr up to 0.1 s late, and if the process is killed
-outright (SIGKILL, ``os._exit``) the lines of its last 0.1 s are lost. WARNING and above are
-written at once (with the lines before them), and a normal end (exit, Ctrl-C, SIGTERM) writes
-everything.
+The access log makes one line per request, so its way is kept short: ``configure`` writes lines
+in batches (``BufferedStreamHandler``: a write to stderr per line was a sizeable part of a
+request's cost), and uvicorn's access logger makes its line without a ``LogRecord`` while the
+configuration is ``configure``'s (``_AccessLogger``); the line and its redaction are the same.
+The trade-off of the batches: a line below WARNING may reach stderr up to 0.1 s late, and if the
+process is killed outright (SIGKILL, ``os._exit``) the lines of its last 0.1 s are lost. WARNING
+and above are written at once (with the lines before them), and a normal end (exit, Ctrl-C,
+SIGTERM) writes everything.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from types import FrameType
-from typing import Any, TextIO, cast
+from typing import Any, TextIO
 
 from mjapi.domain.accounts import mask_token
 
@@ -219,7 +221,7 @@ class BufferedStreamHandler(logging.StreamHandler[TextIO]):
 
     def add_line(self, line: str, levelno: int) -> None:
         """What ``handle`` does with a record, for a line formatted without one."""
-        with cast(threading.RLock, self.lock):
+        with self.lock:  # type: ignore[union-attr]  # Handler.__init__ always makes one
             try:
                 self._add(line + self.terminator, levelno)
             except Exception:
@@ -286,7 +288,7 @@ class _AccessLogger(logging.Logger):
     a ``BufferedStreamHandler`` whose ``RedactingFormatter`` writes ``LINE_FORMAT``; no filter;
     the redacting record factory), ``info`` hands that handler the very line the standard path
     would write, made of the same redacted message, without the ``LogRecord`` and the calls
-    that carry it to the handler: they were half of an access line's cost. Any other
+    that carry it to the handler: they were a quarter of an access line's cost. Any other
     configuration (a handler or filter added, another formatter or record factory) and any
     keyword argument (``exc_info``, ``extra``...) take the standard path.
     """
@@ -294,21 +296,24 @@ class _AccessLogger(logging.Logger):
     def info(self, msg: object, *args: object, **kwargs: Any) -> None:
         if not self.isEnabledFor(logging.INFO):
             return
-        handler = None if kwargs or _one_mapping(args) else self._only_handler()
-        if handler is not None:
+        # one mapping: ``LogRecord`` would format with it (``"%(key)s"``), not with ``args``
+        mapping = len(args) == 1 and isinstance(args[0], Mapping)
+        way = None if kwargs or mapping else self._short_way()
+        if way is not None:
             try:
                 message = str(msg) % args if args else str(msg)  # as ``LogRecord.getMessage``
             except Exception:  # the standard path reports it
-                handler = None
-        if handler is None:
+                way = None
+        if way is None:
             super().info(msg, *args, **kwargs)
             return
-        formatter = cast(RedactingFormatter, handler.formatter)
+        handler, formatter = way
         line = formatter.plain_line(time.time(), logging.INFO, self.name, redact(message))
         handler.add_line(line, logging.INFO)
 
-    def _only_handler(self) -> BufferedStreamHandler | None:
-        """The handler ``configure`` installed, if a record would reach it and no other."""
+    def _short_way(self) -> tuple[BufferedStreamHandler, RedactingFormatter] | None:
+        """The handler ``configure`` installed and its formatter, if a record would reach that
+        handler and no other."""
         if self.filters or logging.getLogRecordFactory() is not _RedactedRecord:
             return None
         found: list[logging.Handler] = []
@@ -319,13 +324,11 @@ class _AccessLogger(logging.Logger):
         if len(found) != 1 or not isinstance(handler := found[0], BufferedStreamHandler):
             return None
         formatter = handler.formatter
-        plain = isinstance(formatter, RedactingFormatter) and formatter._is_line_format
-        return handler if plain and not handler.filters and handler.level <= logging.INFO else None
-
-
-def _one_mapping(args: tuple[object, ...]) -> bool:
-    """Arguments that ``LogRecord`` takes as one mapping (``"%(key)s"`` formats)."""
-    return len(args) == 1 and isinstance(args[0], Mapping) and bool(args[0])
+        if not isinstance(formatter, RedactingFormatter) or not formatter._is_line_format:
+            return None
+        return (
+            (handler, formatter) if not handler.filters and handler.level <= logging.INFO else None
+        )
 
 
 #: The line ``configure`` writes. It shows no thread, process or source position, so records
