@@ -620,13 +620,15 @@ async def test_an_answer_that_is_no_http_1_answer_fails_and_closes(
 # -- connections that end: kept ones are replaced, fresh ones fail -----------------------------
 
 
-async def test_a_kept_connection_the_receiver_closed_while_idle_is_not_used_again() -> None:
-    async def answer_then_stop_sending(peer: Peer) -> None:
-        await peer.request()
-        await peer.send(OK)
-        peer.writer.write_eof()  # still reading: a request sent on this connection would show
-        await peer.drain_requests()
+async def answer_then_stop_sending(peer: Peer) -> None:
+    """Answer one request, then close the sending side (the server still reads)."""
+    await peer.request()
+    await peer.send(OK)
+    peer.writer.write_eof()  # still reading: a request sent on this connection would show
+    await peer.drain_requests()
 
+
+async def test_a_kept_connection_the_receiver_closed_while_idle_is_not_used_again() -> None:
     routes = Routes()
     async with (
         serve(first_then(answer_then_stop_sending, answering(OK))) as server,

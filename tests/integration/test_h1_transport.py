@@ -31,6 +31,7 @@ from tests.integration.test_h1_client import (
     Peer,
     Request,
     Routes,
+    answer_then_stop_sending,
     answering,
     answering_once_then_closing,
     authority,
@@ -377,12 +378,6 @@ async def test_a_fresh_connection_closed_without_an_answer_is_a_protocol_error()
 
 
 async def test_a_kept_connection_the_server_closed_while_idle_is_replaced() -> None:
-    async def answer_then_stop_sending(peer: Peer) -> None:
-        await peer.request()
-        await peer.send(OK)
-        peer.writer.write_eof()  # still reading: a request sent on this connection would show
-        await peer.drain_requests()
-
     routes = Routes()
     async with (
         serve(first_then(answer_then_stop_sending, answering(OK))) as server,
