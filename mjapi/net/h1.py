@@ -400,4 +400,15 @@ def _parse_head(head: bytes) -> tuple[int, Framing]:
     return status, Framing(length, False, keep)
 
 
-__all__ = ["ANSWER_LIMIT", "CallFailed", "KeepAliveClient", "Refused"]
+__all__ = [
+    "ANSWER_LIMIT",
+    "CallFailed",
+    "ConnectFailed",
+    "Connection",
+    "Framing",
+    "KeepAliveClient",
+    "Origin",
+    "Refused",
+    "StaleConnection",
+    "body_chunks",
+]
