@@ -278,10 +278,12 @@ def workdir(prefix: str, keep: bool = False) -> Iterator[Path]:
 def start_profiler(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
     """``py-spy record`` of ``pid`` (only the thread holding the GIL: where CPU goes) for
     ``seconds``, as collapsed stacks in ``out`` (``python -m bench.profile_summary out``).
+    ``--nonblocking``: py-spy reads the process without stopping it for each sample, which at
+    a few hundred samples per second would otherwise slow the measured server noticeably.
     py-spy is a profiling aid, not a dependency: ``pip install py-spy`` into the venv."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     out.parent.mkdir(parents=True, exist_ok=True)
-    argv = [spy, "record", "--gil", "-r", "100", "-f", "raw", "-o", str(out)]
+    argv = [spy, "record", "--gil", "--nonblocking", "-r", "250", "-f", "raw", "-o", str(out)]
     argv += ["-d", str(max(1, round(seconds))), "-p", str(pid)]
     print(f"  profiling pid {pid} into {out}", file=sys.stderr, flush=True)
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

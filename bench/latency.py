@@ -8,8 +8,8 @@ kept running (``bench.workload``), each with a ``replyUrl`` on the benchmark's r
 result emitted by the simulator inside the measurement window:
 
 * (a) final message emitted -> the first ``GET /v2/jobs/?jobid=`` answer reading ``completed``
-  (polled every 5 ms from the emission on; at levels above 300 a 10 % sample of the jobs is
-  polled, so that the polling stays a small part of the load);
+  (polled every 5 ms for 0.25 s from the emission, then every 50 ms; at levels above 300 a
+  10 % sample of the jobs is polled, so that the polling stays a small part of the load);
 * (b) final message emitted -> the ``completed`` callback fully received.
 
 Emission = the moment the simulator hands the message to its gateway connection (announced over

@@ -19,8 +19,10 @@ from bench.common import (
     wait_http,
 )
 
-#: any well-formed token (20+ characters of [A-Za-z0-9_.-]) is a simulated Midjourney user
-ACCOUNT_TOKEN = "bench-simulated-discord-account-{:04d}"
+#: any well-formed token (20+ characters of [A-Za-z0-9_.-]) is a simulated Midjourney user;
+#: these are shaped like Discord's (three dotted parts), so that the log redaction does in the
+#: benchmark what it does in production
+ACCOUNT_TOKEN = "MTAwMDAwMDAwMDAwMDAw{:04d}.GBench.simulated_discord_account_token_x"
 
 
 @dataclass

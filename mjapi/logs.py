@@ -368,6 +368,10 @@ def configure(level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # httpx writes a line per request at INFO ("HTTP Request: POST ..."): one per Discord call
+    # and download, saying nothing mjapi's own lines do not. Kept for DEBUG.
+    verbose = logging.getLogger().isEnabledFor(logging.DEBUG)
+    logging.getLogger("httpx").setLevel(logging.DEBUG if verbose else logging.WARNING)
     access = logging.getLogger("uvicorn.access")
     if type(access) is logging.Logger:  # the same object: uvicorn looks it up by name
         access.__class__ = _AccessLogger

@@ -10,8 +10,12 @@ from mjapi.domain.jobs import Job
 
 def iso_ms(moment: datetime) -> str:
     """useapi's timestamp form: ``2023-09-09T02:04:49.667Z``."""
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    # Twice per job body, so the usual case is kept cheap: no astimezone for a UTC datetime,
+    # and isoformat (whose milliseconds truncate, as ``// 1000`` does) rather than strftime.
+    utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+    if utc.year < 1000:  # strftime's %Y leaves these unpadded ("999-..."); keep its form
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    return utc.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def job_model(job: Job, code: int = 200) -> dict[str, Any]:

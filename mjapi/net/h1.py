@@ -143,27 +143,38 @@ class KeepAliveClient:
         origin = _origin(url)
         request = _request(origin, body, headers)
         deadline = asyncio.get_running_loop().time() + limit
-        async with asyncio.timeout_at(deadline):
-            connection, status, framing, _ = await self._send(origin, request)
+        connection: Connection | None = None
+        status: int | None = None
         keep = False
         try:
+            # One scope for the whole exchange (a timer per scope is a measurable cost per
+            # callback); the body's part of it only decides whether the connection is kept.
             async with asyncio.timeout_at(deadline):
-                keep = await self._skip_body(connection.reader, framing)
+                connection, status, framing, _ = await self._send(origin, request)
+                keep = await self._skip_body_or_drop(connection.reader, framing)
+        except TimeoutError:
+            if status is None:
+                raise
+        finally:
+            if connection is not None:
+                if keep:
+                    self.keep(origin, connection)
+                else:
+                    connection.close()
+        return status
+
+    async def _skip_body_or_drop(self, reader: asyncio.StreamReader, framing: Framing) -> bool:
+        """Read past the answer's body: True if the connection can carry the next request."""
+        try:
+            return await self._skip_body(reader, framing)
         except (
-            TimeoutError,
             CallFailed,
             OSError,
             ValueError,
             asyncio.IncompleteReadError,
             asyncio.LimitOverrunError,
         ):
-            keep = False
-        finally:
-            if keep:
-                self.keep(origin, connection)
-            else:
-                connection.close()
-        return status
+            return False
 
     async def aclose(self) -> None:
         for connections in self._idle.values():

@@ -60,15 +60,27 @@ class H1Transport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = await request.aread()
-        origin = _origin_of(request.url)
+        origin = origin_of(request.url)
         wire = _head(request, body) + body  # refused before any connection is taken
         connect_limit, read_limit = _limits(request)
+        status, head, content = await self.exchange(
+            origin, wire, request.method, connect_limit, read_limit
+        )
+        return response_of(status, head, content)
+
+    async def exchange(
+        self, origin: Origin, wire: bytes, method: str, connect_limit: float, read_limit: float
+    ) -> tuple[int, bytes, bytes]:
+        """Send ``wire`` (a whole request) to ``origin``: the answer's status, head and body.
+
+        Raises httpx's errors, with the split described in the module doc.
+        """
         connection = await self._connection(origin, connect_limit)
         keep = False
         try:
             async with asyncio.timeout(read_limit):
                 status, framing, head = await self._connections.exchange(connection, wire)
-                content, keep = await self._read_body(connection, framing, request.method)
+                content, keep = await self._read_body(connection, framing, method)
         except StaleConnection as exc:
             raise httpx.RemoteProtocolError("server disconnected without an answer") from exc
         except TimeoutError as exc:
@@ -82,13 +94,7 @@ class H1Transport(httpx.AsyncBaseTransport):
                 self._connections.keep(origin, connection)
             else:
                 connection.close()
-        reason, headers = _fields(head)
-        return httpx.Response(
-            status,
-            headers=headers,
-            stream=httpx.ByteStream(content),
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason},
-        )
+        return status, head, content
 
     async def aclose(self) -> None:
         await self._connections.aclose()
@@ -121,7 +127,8 @@ class H1Transport(httpx.AsyncBaseTransport):
         return b"".join(parts), framing.keep
 
 
-def _origin_of(url: httpx.URL) -> Origin:
+def origin_of(url: httpx.URL) -> Origin:
+    """Where ``url``'s requests go (httpx.UnsupportedProtocol for anything but http(s))."""
     if url.scheme not in DEFAULT_PORTS:
         raise httpx.UnsupportedProtocol(f"{url.scheme or 'no'} scheme: only http and https")
     port = url.port or DEFAULT_PORTS[url.scheme]
@@ -147,6 +154,17 @@ def _head(request: httpx.Request, body: bytes) -> bytes:
         lines.append(b"Content-Length: %d\r\n" % len(body))
     lines.append(b"\r\n")
     return b"".join(lines)
+
+
+def response_of(status: int, head: bytes, content: bytes) -> httpx.Response:
+    """The ``httpx.Response`` of an answer read whole (not read yet: ``aread`` decodes it)."""
+    reason, headers = _fields(head)
+    return httpx.Response(
+        status,
+        headers=headers,
+        stream=httpx.ByteStream(content),
+        extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason},
+    )
 
 
 def _fields(head: bytes) -> tuple[bytes, list[tuple[bytes, bytes]]]:

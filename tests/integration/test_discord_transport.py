@@ -499,6 +499,67 @@ async def test_runner_drops_a_zombie_connection_and_resumes() -> None:
     assert recorded.dispatches == ["READY", "RESUMED"]
 
 
+async def test_heartbeats_keep_their_schedule_while_dispatches_stream_in() -> None:
+    # The runner keeps one heartbeat timer across frames: a steady stream of dispatches (each
+    # well inside the interval) must neither postpone the beats nor trigger extra ones.
+    beats_seen = asyncio.Event()
+
+    async def busy(peer: Peer) -> None:
+        await peer.hello(interval_ms=100)
+        await peer.expect(2)
+        await peer.ready("session-b")
+        streaming = asyncio.create_task(_stream_dispatches(peer))
+        try:
+            async with asyncio.timeout(10):
+                while sum(1 for f in peer.received if f["op"] == 1) < 4:
+                    await peer.expect(1)
+        finally:
+            streaming.cancel()
+        beats_seen.set()
+        await peer.client_close_code()
+
+    recorded = Recorded()
+    async with ScriptedGateway(busy).serving() as gateway:
+        runner = scripted_runner(gateway, recorded)
+        runner.start()
+        async with asyncio.timeout(10):
+            await beats_seen.wait()
+        await runner.stop()
+
+    assert recorded.dispatches.count("MESSAGE_CREATE") >= 10
+    assert runner.fatal is None
+
+
+async def _stream_dispatches(peer: Peer) -> None:
+    seq = 2
+    while True:
+        await peer.dispatch("MESSAGE_CREATE", {"id": f"m{seq}"}, seq=seq)
+        seq += 1
+        await asyncio.sleep(0.01)
+
+
+async def test_the_runner_does_not_offer_permessage_deflate() -> None:
+    # zlib-stream compresses the stream already; a second compression layer is pure cost.
+    offered: list[str | None] = []
+
+    async def capture(peer: Peer) -> None:
+        assert peer.ws.request is not None
+        offered.append(peer.ws.request.headers.get("Sec-WebSocket-Extensions"))
+        await peer.hello()
+        await peer.expect(2)
+        await peer.ready("session-x")
+        await peer.client_close_code()
+
+    recorded = Recorded()
+    async with ScriptedGateway(capture).serving() as gateway:
+        runner = scripted_runner(gateway, recorded)
+        runner.start()
+        await runner.wait_ready(5)
+        await runner.stop()
+
+    assert offered == [None]
+
+
 async def test_a_gateway_lost_for_good_fails_the_running_jobs() -> None:
     submitted = asyncio.Event()
 

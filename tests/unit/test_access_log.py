@@ -159,6 +159,23 @@ def test_a_process_ended_by_sigterm_writes_its_pending_lines_first() -> None:
     assert '"GET /?t=user%3A1-...secured... HTTP/1.1" 200' in done.stderr
 
 
+HTTPX_LEVEL = """
+import logging
+from mjapi import logs
+logs.configure("INFO")
+print(logging.getLogger("httpx").isEnabledFor(logging.INFO))
+logs.configure("DEBUG")
+print(logging.getLogger("httpx").isEnabledFor(logging.DEBUG))
+"""
+
+
+def test_httpx_request_lines_are_kept_for_debug() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", HTTPX_LEVEL], capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.split() == ["False", "True"], done.stderr
+
+
 def test_lines_from_several_threads_arrive_whole_and_once() -> None:
     """Threads logging while another flushes (as the flusher thread does)."""
     stream = Stream()

@@ -7,7 +7,11 @@ correlator), exactly as the runner and the transport do, minus the sockets.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mjapi.domain.events import (
     AccountDisabled,
@@ -30,7 +34,8 @@ from mjapi.transports.discord.correlate import (
 )
 from mjapi.transports.discord.dispatch import route
 from mjapi.transports.discord.gateway import Dispatch, GatewaySession
-from mjapi.transports.discord.interpret import interpret
+from mjapi.transports.discord.interpret import MjMessage, interpret
+from mjapi.transports.discord.tracked import TrackedJob
 from tests.conftest import load_capture
 
 CHANNEL = "1127614059894820930"  # guild channel of captures 03-11
@@ -701,3 +706,207 @@ def test_replayed_history_is_never_reported() -> None:
     assert stray is not None
     assert correlator.replay(stray) == []
     assert correlator.observe(stray, created=True).unrecognised  # live: it would be
+
+
+# -- the key indexes --------------------------------------------------------------------------
+# Matching looks keys up in indexes instead of scanning every remembered job. They must find
+# exactly what the scan found, and forget a job that leaves (forget, history, re-registration).
+
+
+def scanned(correlator: Correlator, attribute: str, key: str) -> TrackedJob | None:
+    """What the former linear scan in submission order found for ``key``."""
+    for job in correlator._jobs.values():
+        value = getattr(job, attribute)
+        if key in value if isinstance(value, set) else value == key:
+            return job
+    return None
+
+
+#: (index lookup, TrackedJob attribute): every key kind the correlator matches by
+LOOKUPS = (
+    ("_by_nonce", "nonces"),
+    ("_by_interaction", "interaction_ids"),
+    ("_by_message_id", "message_ids"),
+    ("_by_hash", "job_hash"),
+)
+
+
+def assert_indexes_match_a_scan(correlator: Correlator, keys: list[str]) -> None:
+    for lookup, attribute in LOOKUPS:
+        for key in keys:
+            assert getattr(correlator, lookup)(key) is scanned(correlator, attribute, key)
+    for key in keys:
+        found = correlator._first(correlator._progress_index, key)
+        assert found is scanned(correlator, "progress_message_id", key)
+    # ... and hold no key of a job that left: as many keys as the remembered jobs hold
+    jobs = list(correlator._jobs.values())
+    held = {
+        "_nonce_index": {n for j in jobs for n in j.nonces},
+        "_interaction_index": {i for j in jobs for i in j.interaction_ids},
+        "_message_index": {m for j in jobs for m in j.message_ids},
+        "_hash_index": {j.job_hash for j in jobs if j.job_hash is not None},
+        "_progress_index": {
+            j.progress_message_id for j in jobs if j.progress_message_id is not None
+        },
+    }
+    for name, keys_held in held.items():
+        assert len(getattr(correlator, name)) == len(keys_held), name
+
+
+def read_message(
+    *,
+    kind: str,
+    message_id: str,
+    interaction_id: str,
+    nonce: str | None,
+    job_hash: str | None,
+) -> MjMessage:
+    """A real message (capture 07, 06 or 10) with the keys of the test."""
+    if kind == "progress":
+        data = progress(message_id, 50, interaction_id=interaction_id)["d"]
+    elif kind == "waiting":
+        data = waiting(message_id, interaction_id=interaction_id, nonce=nonce)["d"]
+    else:
+        data = final(message_id, job_hash or HASH, nonce=nonce)["d"]
+    msg = interpret(data)
+    assert msg is not None
+    return dataclasses.replace(msg, nonce=nonce, job_hash=job_hash)
+
+
+JOBIDS = st.sampled_from(["job-0", "job-1", "job-2", "job-3"])
+NONCES = st.sampled_from(["9000", "9001", "9002"])
+INTERACTIONS = st.sampled_from(["7000", "7001", "7002"])
+MESSAGE_IDS = st.sampled_from(["8000", "8001", "8002", "8003"])
+HASHES = st.sampled_from([HASH, "958e3dc1-4f3c-426b-b538-df30985a8dfa"])
+KEYS = ["9000", "9001", "9002", "7000", "7001", "7002", "8000", "8001", "8002", "8003", HASH]
+KEYS.append("958e3dc1-4f3c-426b-b538-df30985a8dfa")
+
+OPERATIONS = st.one_of(
+    st.tuples(st.just("expect"), JOBIDS, NONCES),
+    st.tuples(st.just("expect_seed"), JOBIDS, HASHES),
+    st.tuples(st.just("add_nonce"), JOBIDS, NONCES),
+    st.tuples(st.just("forget"), JOBIDS),
+    st.tuples(st.just("abort"), JOBIDS),
+    st.tuples(st.just("interaction"), st.one_of(st.none(), NONCES), INTERACTIONS),
+    st.tuples(
+        st.just("message"),
+        st.sampled_from(["waiting", "progress", "final"]),
+        MESSAGE_IDS,
+        INTERACTIONS,
+        st.one_of(st.none(), NONCES),
+        st.one_of(st.none(), HASHES),
+        st.booleans(),
+    ),
+    st.tuples(st.just("delete"), MESSAGE_IDS),
+    st.tuples(st.just("fail_all")),
+)
+
+
+def apply(correlator: Correlator, operation: tuple[Any, ...]) -> None:
+    name, *args = operation
+    if name == "expect":
+        correlator.expect(args[0], args[1])
+    elif name == "expect_seed":
+        correlator.expect_seed(args[0], args[1])
+    elif name == "add_nonce":
+        correlator.add_nonce(args[0], args[1])
+    elif name == "forget":
+        correlator.forget(args[0])
+    elif name == "abort":
+        correlator.abort(args[0], "aborted")
+    elif name == "interaction":
+        correlator.on_interaction(args[0], args[1])
+    elif name == "message":
+        kind, message_id, interaction_id, nonce, job_hash, live = args
+        msg = read_message(
+            kind=kind,
+            message_id=message_id,
+            interaction_id=interaction_id,
+            nonce=nonce,
+            job_hash=job_hash,
+        )
+        if live:
+            correlator.observe(msg, created=kind != "progress")
+        else:
+            correlator.replay(msg)
+    elif name == "delete":
+        correlator.on_message_delete(args[0])
+    else:
+        correlator.fail_all("gone")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(OPERATIONS, max_size=25))
+def test_the_indexes_find_what_a_scan_of_the_jobs_finds(operations: list[tuple[Any, ...]]) -> None:
+    correlator = Correlator(CHANNEL, USER, history=2)
+    for operation in operations:
+        apply(correlator, operation)
+        assert_indexes_match_a_scan(correlator, KEYS)
+
+
+def test_a_job_that_left_leaves_no_key_behind() -> None:
+    p = pipeline()
+    correlator = p.correlator
+    correlator.expect("job-1", "9001")
+    p.feed(success("7001", "9001"), waiting("8001", interaction_id="7001", nonce="9001"))
+    p.feed(progress("8001", 40, interaction_id="7001"))
+    assert correlator._by_message_id("8001") is not None
+
+    correlator.forget("job-1")
+
+    for key in ("9001", "7001", "8001"):
+        assert correlator._by_nonce(key) is None
+        assert correlator._by_interaction(key) is None
+        assert correlator._by_message_id(key) is None
+    assert p.feed(progress("8001", 60, interaction_id="7001")) == []
+    assert p.feed(delete("8001")) == []
+    assert_indexes_match_a_scan(correlator, ["9001", "7001", "8001"])
+
+
+def test_an_ended_job_matches_its_late_messages_until_history_forgets_it() -> None:
+    p = Pipeline(Correlator(CHANNEL, USER, history=1))
+    correlator = p.correlator
+    correlator.expect("job-1", "9001")
+    p.feed(waiting("8001", interaction_id="7001", nonce="9001"))
+    [failed] = correlator.abort("job-1", "modal refused")
+    assert isinstance(failed, JobFailed)
+    # Still remembered: a late edit is the ended job's, and says nothing.
+    assert correlator._by_interaction("7001") is not None
+    assert p.feed(progress("8001", 30, interaction_id="7001")) == []
+
+    correlator.expect("job-2", "9002")
+    correlator.fail_all("gone")  # job-2 ends: job-1 falls out of the history of one
+
+    assert correlator.known_jobs == 1
+    assert correlator._by_interaction("7001") is None
+    assert correlator._by_message_id("8001") is None
+    assert_indexes_match_a_scan(correlator, ["9001", "9002", "7001", "8001"])
+
+
+def test_a_job_registered_again_does_not_match_the_keys_of_its_first_run() -> None:
+    p = pipeline()
+    correlator = p.correlator
+    correlator.expect("job-1", "9001")
+    p.feed(waiting("8001", interaction_id="7001", nonce="9001"))
+    p.feed(final("8002", HASH, nonce="9001"))
+    correlator.expect("job-1", "9002")  # the same id again, after its end: a new job
+
+    # A new "Waiting to start" without nonce, under the old run's interaction id: not the old
+    # run's (forgotten with it), so the only job waiting for its start takes it.
+    [started] = p.feed(waiting("8003", interaction_id="7001"))
+
+    assert isinstance(started, JobStarted)
+    assert (started.jobid, started.message_id) == ("job-1", "8003")
+    assert correlator._by_hash(HASH) is None
+    assert_indexes_match_a_scan(correlator, ["9001", "9002", "7001", "8001", "8002", HASH])
+
+
+def test_a_key_two_jobs_hold_goes_to_the_older_one() -> None:
+    correlator = Correlator(CHANNEL, USER)
+    correlator.expect("job-1", "9001")
+    correlator.expect("job-2", "9002")
+    correlator.add_nonce("job-2", "9001")  # odd, but the scan's rule decides: the older job
+
+    assert correlator.job_for_nonce("9001") == "job-1"
+    correlator.forget("job-1")
+    assert correlator.job_for_nonce("9001") == "job-2"

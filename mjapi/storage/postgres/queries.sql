@@ -1,5 +1,5 @@
 -- Named queries of PostgresStore (loaded by mjapi.storage.queries). Parameters are positional;
--- for jobs and accounts $1..$N follow codec.JOB_COLUMNS / codec.ACCOUNT_COLUMNS.
+-- for a new job and an account $1..$N follow codec.JOB_COLUMNS / codec.ACCOUNT_COLUMNS.
 -- Text sorts use COLLATE "C" (byte order), as SQLite does, whatever the database locale.
 
 -- name: lock_migrations
@@ -24,7 +24,8 @@ SELECT version, name FROM schema_migrations ORDER BY version
 INSERT INTO schema_migrations (version, name) VALUES ($1, $2)
 
 -- name: insert_job
--- No row comes back when the jobid exists: the store raises DuplicateKey.
+-- $1..$35 follow codec.JOB_COLUMNS. No row comes back when the jobid exists: the store raises
+-- DuplicateKey.
 INSERT INTO jobs (
     jobid, owner, verb, status, created, updated, channel, discord, max_jobs, prompt,
     server, reply_url, reply_ref, message_id, content, timestamp, progress, attachments,
@@ -45,20 +46,15 @@ RETURNING jobid
 SELECT * FROM jobs WHERE jobid = $1
 
 -- name: save_job
--- The state machine guard: the row changes only when its current status is in $36
--- (domain.jobs.predecessors of the new status). Under READ COMMITTED a concurrent writer's
--- update is waited for and the condition re-checked on the new row, so racing events stay
--- consistent. No row back = refused or unknown jobid.
-UPDATE jobs SET
-    owner = $2, verb = $3, status = $4, created = $5, updated = $6, channel = $7,
-    discord = $8, max_jobs = $9, prompt = $10, server = $11, reply_url = $12,
-    reply_ref = $13, message_id = $14, content = $15, timestamp = $16, progress = $17,
-    attachments = $18, buttons = $19, children = $20, parent_job_id = $21, button = $22,
-    error = $23, error_details = $24, nonce = $25, interaction_id = $26, job_hash = $27,
-    extra = $28, embeds = $29, seed_content = $30, seed_value = $31, blend_urls = $32,
-    blend_dimensions = $33, describe_url = $34, message_flags = $35
+-- A template: the store puts "column = $3, column = $4, ..." for the columns it writes (those
+-- that changed since it last wrote the job, or all of them) in place of {assignments}, and
+-- keeps each resulting statement. The state machine guard: the row changes only when its
+-- current status is in $2 (domain.jobs.predecessors of the new status). Under READ COMMITTED a
+-- concurrent writer's update is waited for and the condition re-checked on the new row, so
+-- racing events stay consistent. No row back = refused or unknown jobid.
+UPDATE jobs SET {assignments}
 WHERE jobid = $1
-  AND status = ANY($36::text[])
+  AND status = ANY($2::text[])
 RETURNING jobid
 
 -- name: add_child

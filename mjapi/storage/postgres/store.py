@@ -1,4 +1,13 @@
-"""The Store on PostgreSQL through an asyncpg pool (for several mjapi replicas)."""
+"""The Store on PostgreSQL through an asyncpg pool (for several mjapi replicas).
+
+``save_job`` writes only the columns that changed since this store last wrote the job
+(``codec.WrittenJobs``). Pooled connections may run two writes of one job in either order, and
+a partial write overtaken by another would leave the overtaker's values in the columns it does
+not write: so a save or insert of a job first waits for this store's write of that job in
+flight, if any (the engine already saves a job one change at a time, so it seldom waits). The
+UPDATE for each set of columns is built once from the ``save_job`` template and kept; asyncpg
+keeps each prepared per connection.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +15,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Literal, TypeAlias
 
 import asyncpg
@@ -18,28 +28,30 @@ from mjapi.errors import DuplicateKey, NotFound
 from mjapi.storage.base import ApiToken, UserProfile
 from mjapi.storage.codec import (
     ACCOUNT_COLUMNS,
-    JOB_COLUMNS,
+    JOB_FIELDS,
     PROFILE_COLUMNS,
+    SAVED_FIELDS,
     UNFINISHED_STATUSES,
+    WrittenJobs,
     account_from_row,
     account_to_row,
     allowed_sources,
+    changed_fields,
     child_to_json,
+    job_columns,
     job_from_row,
-    job_to_row,
+    job_values,
     profile_from_row,
     profile_to_row,
     utc,
 )
 from mjapi.storage.crypto import TokenCipher
 from mjapi.storage.delivery_codec import (
-    ATTEMPT_COLUMNS,
-    DELIVERY_COLUMNS,
-    attempt_to_row,
+    attempt_values,
     check_limit,
     check_reports,
     deliveries_from_rows,
-    delivery_to_row,
+    delivery_values,
 )
 from mjapi.storage.queries import Migration, load_migrations, load_queries
 
@@ -50,6 +62,10 @@ MIGRATIONS = load_migrations("mjapi.storage.postgres")
 
 #: A connection taken from the pool (what transactions run on).
 Connection: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"  # subscriptable for mypy only
+
+#: What a save writes when nothing changed: one column, to its own value (an UPDATE needs one),
+#: so that the status guard still answers.
+_NOTHING_CHANGED = ("status",)
 
 
 class PostgresStore:
@@ -62,6 +78,7 @@ class PostgresStore:
         self._cipher = cipher
         self._pool_sizes = (min_pool_size, max_pool_size)
         self._pool: asyncpg.Pool[asyncpg.Record] | None = None
+        self._written = WrittenJobs()
 
     async def open(self) -> None:
         """Create the connection pool and apply pending migrations."""
@@ -84,7 +101,9 @@ class PostgresStore:
     # -- jobs
 
     async def insert_job(self, job: Job) -> None:
-        if await self._fetchval("insert_job", *_job_args(job)) is None:
+        args = job_values(job, JOB_FIELDS, utc)
+        await self._written.wait_idle(job.jobid)
+        if not await self._written.remember_if_written(job, self._inserted(args)):
             raise DuplicateKey(f"job {job.jobid} already exists")
 
     async def get_job(self, jobid: str) -> Job | None:
@@ -92,15 +111,14 @@ class PostgresStore:
         return None if row is None else job_from_row(row)
 
     async def save_job(self, job: Job, delivery: Delivery | None = None) -> bool:
-        args = [*_job_args(job), allowed_sources(job.status)]
-        if delivery is None:
-            return await self._fetchval("save_job", *args) is not None
-        check_reports(job, delivery)
-        async with self._transaction() as connection:  # the outbox: both rows, or neither
-            if await connection.fetchval(QUERIES["save_job"], *args) is None:
-                return False
-            await _insert_delivery(connection, delivery)
-        return True
+        await self._written.wait_idle(job.jobid)  # see the module docstring
+        base = self._written.base(job.jobid)
+        fields = SAVED_FIELDS if base is None else changed_fields(base, job) or _NOTHING_CHANGED
+        args = [job.jobid, allowed_sources(job.status), *job_values(job, fields, utc)]
+        if delivery is not None:
+            check_reports(job, delivery)
+        save = self._saved(_save_job_sql(fields), args, delivery)
+        return await self._written.remember_if_written(job, save)
 
     async def unfinished_jobs(self, owner: int | None = None) -> list[Job]:
         if owner is None:
@@ -110,7 +128,21 @@ class PostgresStore:
         return [job_from_row(row) for row in rows]
 
     async def add_child(self, parent_jobid: str, child: Child) -> bool:
-        return await self._fetchval("add_child", parent_jobid, child_to_json(child)) is not None
+        add = self._fetchval("add_child", parent_jobid, child_to_json(child))
+        return await self._written.forget_after(parent_jobid, add) is not None
+
+    async def _inserted(self, args: list[Any]) -> bool:
+        return await self._fetchval("insert_job", *args) is not None
+
+    async def _saved(self, sql: str, args: list[Any], delivery: Delivery | None) -> bool:
+        """Run a save_job UPDATE, with ``delivery`` in the same transaction when there is one."""
+        if delivery is None:
+            return await self._open_pool().fetchval(sql, *args) is not None
+        async with self._transaction() as connection:  # the outbox: both rows, or neither
+            if await connection.fetchval(sql, *args) is None:
+                return False
+            await _insert_delivery(connection, delivery)
+        return True
 
     # -- accounts
 
@@ -248,8 +280,7 @@ class PostgresStore:
 
 async def _insert_delivery(connection: Connection, delivery: Delivery) -> None:
     """Insert a new delivery and its attempts, if any, inside the caller's transaction."""
-    row = delivery_to_row(delivery)
-    args = [row[column] for column in DELIVERY_COLUMNS]
+    args = delivery_values(delivery, utc)
     if await connection.fetchval(QUERIES["insert_delivery"], *args) is None:
         raise DuplicateKey(f"delivery {delivery.event_id} already exists")
     for attempt in delivery.attempts:
@@ -257,8 +288,7 @@ async def _insert_delivery(connection: Connection, delivery: Delivery) -> None:
 
 
 async def _insert_attempt(connection: Connection, event_id: str, attempt: Attempt) -> None:
-    row = attempt_to_row(event_id, attempt)
-    args = [row[column] for column in ATTEMPT_COLUMNS]
+    args = attempt_values(event_id, attempt, utc)
     if await connection.fetchval(QUERIES["insert_attempt"], *args) is None:
         raise DuplicateKey(f"attempt {attempt.number} of delivery {event_id} already exists")
 
@@ -272,10 +302,16 @@ async def _with_attempts(connection: Connection, rows: list[asyncpg.Record]) -> 
     return deliveries_from_rows(rows, attempts)
 
 
-def _job_args(job: Job) -> list[Any]:
-    """The job as positional parameters $1..$35, in JOB_COLUMNS order."""
-    row = job_to_row(job)
-    return [row[column] for column in JOB_COLUMNS]
+@lru_cache(maxsize=256)
+def _save_job_sql(fields: tuple[str, ...]) -> str:
+    """The ``save_job`` UPDATE writing ``fields`` (parameters: jobid, allowed, their values).
+
+    Kept per set of fields: a few sets recur (progress, completion, failure ...), so the text
+    is built once each, and asyncpg prepares each once per connection.
+    """
+    columns = job_columns(fields)
+    assignments = ", ".join(f"{column} = ${n}" for n, column in enumerate(columns, start=3))
+    return QUERIES["save_job"].format(assignments=assignments)
 
 
 async def _migrate(pool: asyncpg.Pool[asyncpg.Record]) -> None:

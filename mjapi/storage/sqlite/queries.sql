@@ -1,5 +1,7 @@
--- Named queries of SqliteStore (loaded by mjapi.storage.queries). Parameters are :named.
--- Lists from Python (allowed statuses) arrive as JSON arrays and are read with json_each.
+-- Named queries of SqliteStore (loaded by mjapi.storage.queries). Parameters are :named, but
+-- numbered (?N) in the statements written with every job change (jobs, deliveries, attempts),
+-- whose parameters are bound from tuples. Lists from Python (allowed statuses) arrive as JSON
+-- arrays and are read with json_each.
 
 -- name: create_migrations_table
 -- Bootstraps migration bookkeeping; runs before any migration.
@@ -16,7 +18,8 @@ SELECT version, name FROM schema_migrations ORDER BY version
 INSERT INTO schema_migrations (version, name) VALUES (:version, :name)
 
 -- name: insert_job
--- No row comes back when the jobid exists: the store raises DuplicateKey.
+-- ?1..?35 follow codec.JOB_COLUMNS. No row comes back when the jobid exists: the store raises
+-- DuplicateKey.
 INSERT INTO jobs (
     jobid, owner, verb, status, created, updated, channel, discord, max_jobs, prompt,
     server, reply_url, reply_ref, message_id, content, timestamp, progress, attachments,
@@ -24,11 +27,11 @@ INSERT INTO jobs (
     job_hash, extra, embeds, seed_content, seed_value, blend_urls, blend_dimensions,
     describe_url, message_flags
 ) VALUES (
-    :jobid, :owner, :verb, :status, :created, :updated, :channel, :discord, :max_jobs, :prompt,
-    :server, :reply_url, :reply_ref, :message_id, :content, :timestamp, :progress, :attachments,
-    :buttons, :children, :parent_job_id, :button, :error, :error_details, :nonce, :interaction_id,
-    :job_hash, :extra, :embeds, :seed_content, :seed_value, :blend_urls, :blend_dimensions,
-    :describe_url, :message_flags
+    ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,
+    ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+    ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26,
+    ?27, ?28, ?29, ?30, ?31, ?32, ?33,
+    ?34, ?35
 )
 ON CONFLICT (jobid) DO NOTHING
 RETURNING jobid
@@ -37,21 +40,14 @@ RETURNING jobid
 SELECT * FROM jobs WHERE jobid = :jobid
 
 -- name: save_job
--- The state machine guard: the row changes only when its current status is one of :allowed
--- (domain.jobs.predecessors of the new status). No row back = refused or unknown jobid.
-UPDATE jobs SET
-    owner = :owner, verb = :verb, status = :status, created = :created, updated = :updated,
-    channel = :channel, discord = :discord, max_jobs = :max_jobs, prompt = :prompt,
-    server = :server, reply_url = :reply_url, reply_ref = :reply_ref, message_id = :message_id,
-    content = :content, timestamp = :timestamp, progress = :progress,
-    attachments = :attachments, buttons = :buttons, children = :children,
-    parent_job_id = :parent_job_id, button = :button, error = :error,
-    error_details = :error_details, nonce = :nonce, interaction_id = :interaction_id,
-    job_hash = :job_hash, extra = :extra, embeds = :embeds, seed_content = :seed_content,
-    seed_value = :seed_value, blend_urls = :blend_urls, blend_dimensions = :blend_dimensions,
-    describe_url = :describe_url, message_flags = :message_flags
-WHERE jobid = :jobid
-  AND status IN (SELECT value FROM json_each(:allowed))
+-- A template: the store puts "column = ?3, column = ?4, ..." for the columns it writes (those
+-- that changed since it last wrote the job, or all of them) in place of {assignments}, and
+-- keeps each resulting statement. The state machine guard: the row changes only when its
+-- current status is one of ?2, a JSON array (domain.jobs.predecessors of the new status).
+-- No row back = refused or unknown jobid.
+UPDATE jobs SET {assignments}
+WHERE jobid = ?1
+  AND status IN (SELECT value FROM json_each(?2))
 RETURNING jobid
 
 -- name: add_child
@@ -139,27 +135,27 @@ WHERE singleton = 1
 RETURNING last_id
 
 -- name: insert_delivery
--- Runs inside save_job's transaction, after the job's UPDATE succeeded. seq is left to the
--- database. No row back = the event id exists: the store raises DuplicateKey and rolls back.
+-- ?1..?10 follow delivery_codec.DELIVERY_COLUMNS. Runs inside save_job's transaction, after
+-- the job's UPDATE succeeded. seq is left to the database. No row back = the event id exists:
+-- the store raises DuplicateKey and rolls back.
 INSERT INTO deliveries (
     event_id, jobid, owner, url, event, body, created, next_attempt, expires, status
-) VALUES (
-    :event_id, :jobid, :owner, :url, :event, :body, :created, :next_attempt, :expires, :status
-)
+) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
 ON CONFLICT (event_id) DO NOTHING
 RETURNING seq
 
 -- name: insert_attempt
--- No row back = this attempt number is already recorded.
+-- ?1..?6 follow delivery_codec.ATTEMPT_COLUMNS. No row back = this attempt number is already
+-- recorded.
 INSERT INTO delivery_attempts (event_id, number, at, duration_ms, status_code, error)
-VALUES (:event_id, :number, :at, :duration_ms, :status_code, :error)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6)
 ON CONFLICT (event_id, number) DO NOTHING
 RETURNING number
 
 -- name: set_delivery_status
--- No row back = unknown event id.
-UPDATE deliveries SET status = :status, next_attempt = :next_attempt
-WHERE event_id = :event_id
+-- ?1 event id, ?2 status, ?3 next attempt. No row back = unknown event id.
+UPDATE deliveries SET status = ?2, next_attempt = ?3
+WHERE event_id = ?1
 RETURNING event_id
 
 -- name: get_delivery

@@ -7,6 +7,13 @@ while a transaction is being written are committed together in the next one, eac
 savepoint, with per-call results as if each had run alone. Reads run between batches, never
 inside another caller's transaction. ``batch_stats`` counts the batches (for benchmarks).
 
+``save_job`` writes only the columns that changed since this store last wrote the job
+(``codec.WrittenJobs`` remembers that version; group commit runs writes in call order, which
+is what makes a full write enough while another write of the job is in flight). The UPDATE
+for each set of columns is built once from the ``save_job`` template and kept, and sqlite3
+keeps each prepared. Parameters of the hot statements are positional tuples, encoded in the
+event loop before the write is queued.
+
 aiosqlite is not used: it costs one event-loop round trip per statement and cannot run a
 function of ours in its thread, which group commit needs (``worker``'s docstring has more).
 """
@@ -16,9 +23,9 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +35,18 @@ from mjapi.domain.jobs import Child, Job
 from mjapi.errors import DuplicateKey, NotFound
 from mjapi.storage.base import ApiToken, UserProfile
 from mjapi.storage.codec import (
+    JOB_FIELDS,
+    SAVED_FIELDS,
     UNFINISHED_STATUSES,
+    WrittenJobs,
     account_from_row,
     account_to_row,
-    allowed_sources,
+    allowed_sources_json,
+    changed_fields,
     child_to_json,
+    job_columns,
     job_from_row,
-    job_to_row,
+    job_values,
     profile_from_row,
     profile_to_row,
     time_to_text,
@@ -42,11 +54,11 @@ from mjapi.storage.codec import (
 )
 from mjapi.storage.crypto import TokenCipher
 from mjapi.storage.delivery_codec import (
-    attempt_to_row,
+    attempt_values,
     check_limit,
     check_reports,
     deliveries_from_rows,
-    delivery_to_row,
+    delivery_values,
 )
 from mjapi.storage.queries import Migration, load_migrations, load_queries
 from mjapi.storage.sqlite.worker import (
@@ -76,6 +88,16 @@ _PRAGMAS = (
 
 Rows = list[sqlite3.Row]
 
+#: Parameters of a named query: by name (``:name``) or by position (``?N``).
+Params = dict[str, Any] | Sequence[Any]
+
+#: A new delivery's row and its attempts' rows, as bound to insert_delivery / insert_attempt.
+DeliveryRows = tuple[tuple[Any, ...], list[tuple[Any, ...]]]
+
+#: What a save writes when nothing changed: one column, to its own value (an UPDATE needs one),
+#: so that the status guard still answers.
+_NOTHING_CHANGED = ("status",)
+
 
 class SqliteStore:
     """The Store on a SQLite file (the default, embedded database)."""
@@ -85,6 +107,7 @@ class SqliteStore:
         self._cipher = cipher
         self._worker = SqliteWorker(path)
         self._writes = GroupCommit(self._worker)
+        self._written = WrittenJobs()
 
     @property
     def batch_stats(self) -> BatchStats:
@@ -114,8 +137,9 @@ class SqliteStore:
     # -- jobs
 
     async def insert_job(self, job: Job) -> None:
-        params = times_as_text(job_to_row(job))
-        if not await self._writes.write(partial(_fetch, "insert_job", params)):
+        params = job_values(job, JOB_FIELDS, time_to_text)
+        insert = self._writes.write(partial(_inserted, params))
+        if not await self._written.remember_if_written(job, insert):
             raise DuplicateKey(f"job {job.jobid} already exists")
 
     async def get_job(self, jobid: str) -> Job | None:
@@ -123,11 +147,16 @@ class SqliteStore:
         return job_from_row(rows[0]) if rows else None
 
     async def save_job(self, job: Job, delivery: Delivery | None = None) -> bool:
-        params = times_as_text(job_to_row(job))
-        params["allowed"] = json.dumps(allowed_sources(job.status))
+        base = self._written.base(job.jobid)
+        fields = SAVED_FIELDS if base is None else changed_fields(base, job) or _NOTHING_CHANGED
+        values = job_values(job, fields, time_to_text)
+        params = [job.jobid, allowed_sources_json(job.status), *values]
+        rows = None
         if delivery is not None:
             check_reports(job, delivery)
-        return await self._writes.write(partial(_save_job, params, delivery))
+            rows = _delivery_rows(delivery)
+        save = self._writes.write(partial(_save_job, _save_job_sql(fields), params, rows))
+        return await self._written.remember_if_written(job, save)
 
     async def unfinished_jobs(self, owner: int | None = None) -> list[Job]:
         params: dict[str, Any] = {"statuses": json.dumps(UNFINISHED_STATUSES)}
@@ -139,7 +168,8 @@ class SqliteStore:
 
     async def add_child(self, parent_jobid: str, child: Child) -> bool:
         params = {"jobid": parent_jobid, "child": child_to_json(child)}
-        return bool(await self._writes.write(partial(_fetch, "add_child", params)))
+        add = self._writes.write(partial(_fetch, "add_child", params))
+        return bool(await self._written.forget_after(parent_jobid, add))
 
     # -- accounts
 
@@ -196,12 +226,9 @@ class SqliteStore:
     async def record_attempt(
         self, event_id: str, attempt: Attempt, status: DeliveryStatus, next_attempt: datetime
     ) -> None:
-        params = {
-            "event_id": event_id,
-            "status": status.value,
-            "next_attempt": time_to_text(next_attempt),
-        }
-        await self._writes.write(partial(_record_attempt, params, event_id, attempt))
+        new_status = (event_id, status.value, time_to_text(next_attempt))
+        row = attempt_values(event_id, attempt, time_to_text)
+        await self._writes.write(partial(_record_attempt, new_status, row))
 
     async def get_delivery(self, event_id: str) -> Delivery | None:
         found = await self._deliveries("get_delivery", {"event_id": event_id})
@@ -282,22 +309,46 @@ def _apply_pragmas(conn: sqlite3.Connection) -> None:
         conn.execute(pragma)
 
 
-def _fetch(name: str, params: dict[str, Any], conn: sqlite3.Connection) -> Rows:
+def _fetch(name: str, params: Params, conn: sqlite3.Connection) -> Rows:
     """Run one named query, its rows."""
     return conn.execute(QUERIES[name], params).fetchall()
 
 
-def _save_job(params: dict[str, Any], delivery: Delivery | None, conn: sqlite3.Connection) -> bool:
+def _inserted(params: Sequence[Any], conn: sqlite3.Connection) -> bool:
+    """Insert a job; False when its jobid exists."""
+    return bool(conn.execute(QUERIES["insert_job"], params).fetchall())
+
+
+def _save_job(
+    sql: str, params: Sequence[Any], delivery: DeliveryRows | None, conn: sqlite3.Connection
+) -> bool:
     """The job's conditional UPDATE, then its callback; the caller holds a transaction.
 
     A refused change stores no callback; a callback that cannot be stored raises, and the
     caller's savepoint or transaction undoes the change with it (the outbox).
     """
-    if not _fetch("save_job", params, conn):
+    if not conn.execute(sql, params).fetchall():
         return False
     if delivery is not None:
         _insert_delivery(delivery, conn)
     return True
+
+
+@lru_cache(maxsize=256)
+def _save_job_sql(fields: tuple[str, ...]) -> str:
+    """The ``save_job`` UPDATE writing ``fields`` (parameters: jobid, allowed, their values).
+
+    Kept per set of fields: a few sets recur (progress, completion, failure ...), so the text
+    is built once each and sqlite3's statement cache keeps each one prepared.
+    """
+    columns = job_columns(fields)
+    assignments = ", ".join(f"{column} = ?{n}" for n, column in enumerate(columns, start=3))
+    return QUERIES["save_job"].format(assignments=assignments)
+
+
+def _delivery_rows(delivery: Delivery) -> DeliveryRows:
+    attempts = [attempt_values(delivery.event_id, a, time_to_text) for a in delivery.attempts]
+    return delivery_values(delivery, time_to_text), attempts
 
 
 def _put_account(params: dict[str, Any], conn: sqlite3.Connection) -> bool:
@@ -307,26 +358,30 @@ def _put_account(params: dict[str, Any], conn: sqlite3.Connection) -> bool:
 
 
 def _record_attempt(
-    params: dict[str, Any], event_id: str, attempt: Attempt, conn: sqlite3.Connection
+    new_status: Sequence[Any], attempt: Sequence[Any], conn: sqlite3.Connection
 ) -> None:
-    """The delivery's new status and the attempt; the caller holds a transaction."""
-    if not _fetch("set_delivery_status", params, conn):
-        raise NotFound(f"Unable to locate delivery {event_id}")
-    _insert_attempt(event_id, attempt, conn)
+    """The delivery's new status and the attempt; the caller holds a transaction.
+
+    ``new_status`` binds set_delivery_status, ``attempt`` insert_attempt.
+    """
+    if not _fetch("set_delivery_status", new_status, conn):
+        raise NotFound(f"Unable to locate delivery {new_status[0]}")
+    _insert_attempt(attempt, conn)
 
 
-def _insert_delivery(delivery: Delivery, conn: sqlite3.Connection) -> None:
+def _insert_delivery(delivery: DeliveryRows, conn: sqlite3.Connection) -> None:
     """Insert a new delivery and its attempts, if any; the caller holds a transaction."""
-    if not _fetch("insert_delivery", times_as_text(delivery_to_row(delivery)), conn):
-        raise DuplicateKey(f"delivery {delivery.event_id} already exists")
-    for attempt in delivery.attempts:
-        _insert_attempt(delivery.event_id, attempt, conn)
+    row, attempts = delivery
+    if not _fetch("insert_delivery", row, conn):
+        raise DuplicateKey(f"delivery {row[0]} already exists")
+    for attempt in attempts:
+        _insert_attempt(attempt, conn)
 
 
-def _insert_attempt(event_id: str, attempt: Attempt, conn: sqlite3.Connection) -> None:
-    params = times_as_text(attempt_to_row(event_id, attempt))
-    if not _fetch("insert_attempt", params, conn):
-        raise DuplicateKey(f"attempt {attempt.number} of delivery {event_id} already exists")
+def _insert_attempt(row: Sequence[Any], conn: sqlite3.Connection) -> None:
+    """Insert one attempt (``row`` in ATTEMPT_COLUMNS order)."""
+    if not _fetch("insert_attempt", row, conn):
+        raise DuplicateKey(f"attempt {row[1]} of delivery {row[0]} already exists")
 
 
 def _deliveries_of(name: str, params: dict[str, Any], conn: sqlite3.Connection) -> list[Delivery]:

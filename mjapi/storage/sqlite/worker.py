@@ -33,6 +33,11 @@ T = TypeVar("T")
 #: one argument, the connection.
 DbCall = Callable[[sqlite3.Connection], T]
 
+#: Prepared statements sqlite3 keeps per connection (its default is 128): the store's named
+#: queries, plus one partial ``save_job`` UPDATE per set of columns written, must all fit, or
+#: the hot ones would be parsed again and again.
+STATEMENT_CACHE = 512
+
 #: Writes per group-commit transaction at most, so that one transaction (which holds the
 #: thread, hence every read queued behind it) stays a few milliseconds long.
 MAX_BATCH = 500
@@ -92,7 +97,7 @@ class SqliteWorker:
 
 
 def _connect(path: Path, setup: DbCall[None]) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None)
+    conn = sqlite3.connect(path, isolation_level=None, cached_statements=STATEMENT_CACHE)
     try:
         conn.row_factory = sqlite3.Row
         setup(conn)

@@ -34,6 +34,13 @@ the final has no nonce (REST never returns one) and a grid no interaction. Such 
 by the prompt as Midjourney printed it on the job's own progress message (its rewrite, not ours),
 only when posted after that message and when exactly one running job printed it (``replay``).
 
+Matching a message costs the same however many jobs the channel remembers (finished ones stay
+known for ``history`` jobs): each key is indexed (``_Index``: key -> the jobs holding it), and
+every change of a job's keys goes through the correlator, which keeps the indexes equal to what a
+scan of its jobs would find (``_track``/``_untrack`` when a job enters or leaves ``_jobs``; the
+``_set_*``/``_add_*`` helpers when a key is learnt). A key two jobs hold resolves to the older one,
+as the scan in submission order did.
+
 Besides job events the correlator reports account events (a moderation notice, a CAPTCHA, a
 blocked account: notices.py), each once per message and before the ``JobFailed`` of the job that
 met it, and says which live messages nothing could make sense of (``Observation.unrecognised``).
@@ -84,6 +91,43 @@ STOPPED_ERROR = "Midjourney stopped the job"
 UNTITLED_ERROR = "Midjourney reported an error"
 
 
+class _Index:
+    """The tracked jobs that hold each key of one kind (nonce, interaction id, message id ...).
+
+    Holders are kept in no order; a key rarely has more than one (``Correlator._first``).
+    """
+
+    __slots__ = ("_holders",)
+
+    def __init__(self) -> None:
+        self._holders: dict[str, list[TrackedJob]] = {}
+
+    def __len__(self) -> int:
+        return len(self._holders)
+
+    def holders(self, key: str) -> list[TrackedJob] | None:
+        return self._holders.get(key)
+
+    def add(self, key: str | None, job: TrackedJob) -> None:
+        if key is None:
+            return
+        holders = self._holders.get(key)
+        if holders is None:
+            self._holders[key] = [job]
+        elif all(holder is not job for holder in holders):
+            holders.append(job)
+
+    def discard(self, key: str | None, job: TrackedJob) -> None:
+        if key is None:
+            return
+        holders = self._holders.get(key)
+        if holders is None:
+            return
+        holders[:] = [holder for holder in holders if holder is not job]
+        if not holders:
+            del self._holders[key]
+
+
 @dataclass(frozen=True)
 class Observation:
     """What one message meant: its events, and whether nothing could make sense of it."""
@@ -117,6 +161,13 @@ class Correlator:
         #: only seed DMs are read there
         self.dm_channel_id: str | None = None
         self._jobs: dict[str, TrackedJob] = {}
+        # The jobs of _jobs by each of their keys (module doc): kept by _track, _untrack and
+        # the helpers that change a key, never by assigning a job's fields directly.
+        self._nonce_index = _Index()
+        self._interaction_index = _Index()
+        self._message_index = _Index()
+        self._hash_index = _Index()
+        self._progress_index = _Index()
         # Finished jobs stay known for a while so that late duplicates and the deletion of
         # their progress message are recognised (and ignored) instead of looking new.
         self._finished: deque[str] = deque()
@@ -141,21 +192,23 @@ class Correlator:
         """Register a job BEFORE its interaction is posted (the answer can beat the 204)."""
         job = self._jobs.get(jobid)
         if job is None or job.finished:
-            self._jobs[jobid] = TrackedJob(
-                jobid=jobid,
-                nonces={nonce},
-                expect=expect,
-                parent_message_id=parent_message_id,
-                click=click,
+            self._track(
+                TrackedJob(
+                    jobid=jobid,
+                    nonces={nonce},
+                    expect=expect,
+                    parent_message_id=parent_message_id,
+                    click=click,
+                )
             )
         else:
             # A retried post (e.g. after a stale command version) uses a fresh nonce.
-            job.nonces = {nonce}
+            self._replace_nonces(job, nonce)
 
     def expect_seed(self, jobid: str, job_hash: str) -> str:
         """Register a seed request for the grid with ``job_hash``; returns its correlation key."""
-        self._jobs[jobid] = TrackedJob(
-            jobid=jobid, nonces=set(), expect=Expect.SEED, seed_hash=job_hash.lower()
+        self._track(
+            TrackedJob(jobid=jobid, nonces=set(), expect=Expect.SEED, seed_hash=job_hash.lower())
         )
         return SEED_KEY_PREFIX + job_hash.lower()
 
@@ -168,14 +221,14 @@ class Correlator:
         job = adopted(stored)
         if job is None or stored.jobid in self._jobs:
             return False
-        self._jobs[stored.jobid] = job
+        self._track(job)
         return True
 
     def add_nonce(self, jobid: str, nonce: str) -> None:
         """A modal submit for the job goes out under a new nonce; keep matching the old one."""
         job = self._jobs.get(jobid)
         if job is not None and not job.finished:
-            job.nonces.add(nonce)
+            self._add_nonce(job, nonce)
 
     def job_for_nonce(self, nonce: str | None) -> str | None:
         """The unfinished job a nonce was posted for (modals echo the click's nonce, §1.7)."""
@@ -191,7 +244,9 @@ class Correlator:
 
     def forget(self, jobid: str) -> None:
         """Stop tracking a job (its interaction was refused, or it was detached)."""
-        self._jobs.pop(jobid, None)
+        job = self._jobs.pop(jobid, None)
+        if job is not None:
+            self._untrack(job)
 
     @property
     def in_flight(self) -> tuple[str, ...]:
@@ -215,7 +270,7 @@ class Correlator:
         job = self._by_nonce(nonce) if nonce else self._sole_unbound_pending()
         if job is not None:
             # A click and its modal submit are two interactions of one job (§1.6).
-            job.interaction_ids.add(interaction_id)
+            self._add_interaction(job, interaction_id)
 
     def on_interaction_failure(self, nonce: str | None) -> list[JobEvent]:
         """INTERACTION_FAILURE: the bot never answered the command (reference §2.4)."""
@@ -249,7 +304,7 @@ class Correlator:
     def on_message_delete(self, message_id: str) -> list[JobEvent]:
         """MESSAGE_DELETE: Midjourney removes the progress message once the result is posted."""
         self._drop_orphan(message_id)
-        job = next((j for j in self._jobs.values() if j.progress_message_id == message_id), None)
+        job = self._first(self._progress_index, message_id)
         if job is None or job.finished:
             return []  # not ours, or the usual clean-up after completion (capture 11)
         orphan = self._take_orphan_for(job)
@@ -329,22 +384,26 @@ class Correlator:
         )
 
     def _by_interaction(self, interaction_id: str | None) -> TrackedJob | None:
-        if interaction_id is None:
-            return None
-        return next((j for j in self._jobs.values() if interaction_id in j.interaction_ids), None)
+        return self._first(self._interaction_index, interaction_id)
 
     def _by_message_id(self, message_id: str) -> TrackedJob | None:
-        return next((j for j in self._jobs.values() if message_id in j.message_ids), None)
+        return self._first(self._message_index, message_id)
 
     def _by_hash(self, job_hash: str | None) -> TrackedJob | None:
-        if job_hash is None:
-            return None
-        return next((j for j in self._jobs.values() if j.job_hash == job_hash), None)
+        return self._first(self._hash_index, job_hash)
 
     def _by_nonce(self, nonce: str | None) -> TrackedJob | None:
-        if nonce is None:
+        return self._first(self._nonce_index, nonce)
+
+    def _first(self, index: _Index, key: str | None) -> TrackedJob | None:
+        """The first job in submission order that holds ``key`` (what a scan would find)."""
+        holders = index.holders(key) if key is not None else None
+        if not holders:
             return None
-        return next((j for j in self._jobs.values() if nonce in j.nonces), None)
+        if len(holders) == 1:
+            return holders[0]
+        # Several jobs hold it (a reused nonce, a re-registered job): the oldest, like the scan.
+        return next(j for j in self._jobs.values() if any(j is h for h in holders))
 
     def _sole_unbound_pending(self) -> TrackedJob | None:
         # Clients that send no nonce get INTERACTION_* without one (captures 04/05). Binding is
@@ -418,13 +477,76 @@ class Correlator:
 
     def _learn(self, job: TrackedJob, msg: MjMessage) -> None:
         if msg.interaction_id is not None and not job.interaction_ids:
-            job.interaction_ids.add(msg.interaction_id)
+            self._add_interaction(job, msg.interaction_id)
         if job.job_hash is None and msg.job_hash is not None:
-            job.job_hash = msg.job_hash
+            self._set_hash(job, msg.job_hash)
         if msg.kind in (Kind.WAITING, Kind.PROGRESS):
-            job.progress_message_id = msg.message_id
+            self._set_progress_message(job, msg.message_id)
             job.printed_prompt = msg.prompt or job.printed_prompt
-        job.message_ids.add(msg.message_id)
+        self._add_message(job, msg.message_id)
+
+    # -- the indexes (module doc): every change of a job's keys -------------------------------
+
+    def _track(self, job: TrackedJob) -> None:
+        """Put ``job`` in ``_jobs`` (in the place of a job of the same id, if any) and index it."""
+        old = self._jobs.get(job.jobid)
+        if old is not None:
+            self._untrack(old)
+        self._jobs[job.jobid] = job
+        for nonce in job.nonces:
+            self._nonce_index.add(nonce, job)
+        for interaction_id in job.interaction_ids:
+            self._interaction_index.add(interaction_id, job)
+        for message_id in job.message_ids:
+            self._message_index.add(message_id, job)
+        self._hash_index.add(job.job_hash, job)
+        self._progress_index.add(job.progress_message_id, job)
+
+    def _untrack(self, job: TrackedJob) -> None:
+        """Remove every key of ``job`` from the indexes (it leaves, or left, ``_jobs``)."""
+        for nonce in job.nonces:
+            self._nonce_index.discard(nonce, job)
+        for interaction_id in job.interaction_ids:
+            self._interaction_index.discard(interaction_id, job)
+        for message_id in job.message_ids:
+            self._message_index.discard(message_id, job)
+        self._hash_index.discard(job.job_hash, job)
+        self._progress_index.discard(job.progress_message_id, job)
+
+    def _replace_nonces(self, job: TrackedJob, nonce: str) -> None:
+        for old in job.nonces:
+            self._nonce_index.discard(old, job)
+        job.nonces = {nonce}
+        self._nonce_index.add(nonce, job)
+
+    def _add_nonce(self, job: TrackedJob, nonce: str) -> None:
+        job.nonces.add(nonce)
+        self._nonce_index.add(nonce, job)
+
+    def _add_interaction(self, job: TrackedJob, interaction_id: str) -> None:
+        if interaction_id not in job.interaction_ids:
+            job.interaction_ids.add(interaction_id)
+            self._interaction_index.add(interaction_id, job)
+
+    def _add_message(self, job: TrackedJob, message_id: str) -> None:
+        # Every edit of the progress message names it again: known, nothing to index.
+        if message_id not in job.message_ids:
+            job.message_ids.add(message_id)
+            self._message_index.add(message_id, job)
+
+    def _set_hash(self, job: TrackedJob, job_hash: str | None) -> None:
+        if job_hash == job.job_hash:
+            return
+        self._hash_index.discard(job.job_hash, job)
+        job.job_hash = job_hash
+        self._hash_index.add(job_hash, job)
+
+    def _set_progress_message(self, job: TrackedJob, message_id: str) -> None:
+        if message_id == job.progress_message_id:
+            return
+        self._progress_index.discard(job.progress_message_id, job)
+        job.progress_message_id = message_id
+        self._progress_index.add(message_id, job)
 
     # -- orphans (2023 finals without keys) ---------------------------------------------------
 
@@ -534,9 +656,9 @@ class Correlator:
         return [progressed]
 
     def _complete(self, job: TrackedJob, msg: MjMessage) -> JobEvent:
-        job.message_ids.add(msg.message_id)
+        self._add_message(job, msg.message_id)
         self._results.first(msg.message_id)
-        job.job_hash = job.job_hash or msg.job_hash
+        self._set_hash(job, job.job_hash or msg.job_hash)
         self._finish(job)
         described = job.expect is Expect.DESCRIPTION
         # Describe and command replies often finish as an edit of their first message.
@@ -582,3 +704,4 @@ class Correlator:
             # The id may have been registered again since (expect() after an end).
             if oldest is not None and oldest.finished:
                 del self._jobs[oldest.jobid]
+                self._untrack(oldest)

@@ -57,11 +57,14 @@ def route(correlator: Correlator, name: str, data: Any) -> Routed:
 
 def _message(correlator: Correlator, name: str, data: dict[str, Any]) -> Routed:
     # The account's channel, plus the user's DM with the bot where seed DMs arrive (§3.4).
-    if not correlator.watches(data.get("channel_id")):
+    # Checked first, before anything is read: a user session sees every channel of the user.
+    channel_id = data.get("channel_id")
+    if channel_id != correlator.channel_id and not correlator.watches(channel_id):
         return Routed()
+    # interpret() checks the author before it reads or builds anything else (capture 29).
     message = interpret(data)
     if message is None:
-        return Routed()  # not the Midjourney bot (capture 29)
+        return Routed()  # not the Midjourney bot
     seen = correlator.observe(message, created=name == MESSAGE_CREATE)
     return Routed(seen.events, data if seen.unrecognised else None)
 

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from mjapi.errors import DiscordAuthError, DiscordHTTPError, RateLimited, TransportError
+from mjapi.net.h1_client import H1Client
 from mjapi.transports.discord.protocol import API_PATH, INVALID_FORM_BODY, USER_AGENT
 from mjapi.transports.discord.ratelimit import Prepare, RateLimiter, read_refusal
 
@@ -178,10 +179,14 @@ class DiscordRest:
         params: dict[str, Any] | None = None,
         prepare: Prepare | None = None,
     ) -> httpx.Response:
+        url = self._api + path
+        http = self._http
+
         def attempt() -> Awaitable[httpx.Response]:
-            return self._http.request(
-                method, self._api + path, json=body, params=params, headers=self._headers
-            )
+            if isinstance(http, H1Client) and params is None:
+                # The same request without httpx's generic steps (h1_client.py).
+                return http.direct(method, url, json=body, headers=self._headers)
+            return http.request(method, url, json=body, params=params, headers=self._headers)
 
         try:
             response = await self._limiter.send(method, path, attempt, prepare=prepare)

@@ -15,7 +15,7 @@ from mjapi.clock import Clock, SystemClock
 from mjapi.domain.accounts import Account
 from mjapi.domain.events import AccountDisabled, AccountEvent, BackendEvent
 from mjapi.errors import BadRequest, MjapiError, TransportError
-from mjapi.net.h1_transport import H1Transport
+from mjapi.net.h1_client import H1Client
 from mjapi.transports.base import (
     BlendDimensions,
     ButtonTarget,
@@ -65,6 +65,8 @@ MODAL_FAILED = "Midjourney's form for the button could not be submitted"
 ENVELOPE = "%E2%9C%89%EF%B8%8F"
 #: /blend takes 2 to 5 images (reference §1.3).
 BLEND_IMAGES = range(2, 6)
+#: Seconds a Discord REST request may take.
+DISCORD_TIMEOUT = 20.0
 #: Settings verbs and the slash command each runs (/prefer takes a sub-command).
 PREFER_TOGGLES = frozenset({Setting.VARIABILITY, Setting.REMIX})
 
@@ -485,12 +487,11 @@ class DiscordTransport:
 def discord_client() -> httpx.AsyncClient:
     """The client every account's REST calls share.
 
-    On mjapi's own HTTP/1.1 connections (``H1Transport``: a tenth of the CPU per request of
-    httpx's transport) unless the environment names an HTTP proxy: httpx honours ``HTTPS_PROXY``
-    and friends only with its own transport, and an operator who routes Discord through a proxy
-    must keep that.
+    On mjapi's own HTTP/1.1 connections (``H1Client`` on ``H1Transport``: a tenth of the CPU
+    per request of httpx's transport, and ``DiscordRest`` skips the client's generic steps)
+    unless the environment names an HTTP proxy: httpx honours ``HTTPS_PROXY`` and friends only
+    with its own transport, and an operator who routes Discord through a proxy must keep that.
     """
-    timeout = httpx.Timeout(20.0)
     if any(scheme in getproxies() for scheme in ("http", "https", "all")):
-        return httpx.AsyncClient(timeout=timeout)
-    return httpx.AsyncClient(timeout=timeout, transport=H1Transport())
+        return httpx.AsyncClient(timeout=httpx.Timeout(DISCORD_TIMEOUT))
+    return H1Client(timeout=DISCORD_TIMEOUT)
