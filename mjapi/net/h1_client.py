@@ -114,8 +114,10 @@ def parse_set_cookie(line: str, now: datetime | None = None) -> tuple[str, str, 
     """
     pair, *attributes = line.split(";")
     name, eq, value = pair.partition("=")
-    name = name.strip()
-    if not eq or not name:
+    name, value = name.strip(), value.strip()
+    # Only what can go back in a Cookie header: one odd byte kept would fail every later
+    # request to the host (header values are ASCII), so such a cookie is ignored instead.
+    if not eq or not name or not _sendable(name) or (value and not _sendable(value)):
         return None
     by_max_age: bool | None = None
     by_expires: bool | None = None
@@ -128,7 +130,12 @@ def parse_set_cookie(line: str, now: datetime | None = None) -> tuple[str, str, 
             by_expires = _expires_alive(setting.strip(), now or datetime.now(UTC))
     # Max-Age wins over Expires (RFC 6265 §5.3 step 3).
     alive = by_max_age if by_max_age is not None else by_expires
-    return name, value.strip(), alive is not False
+    return name, value, alive is not False
+
+
+def _sendable(text: str) -> bool:
+    """Printable ASCII without spaces: what a cookie name or value may be sent as."""
+    return text.isascii() and text.isprintable() and " " not in text
 
 
 def _max_age_alive(setting: str) -> bool | None:

@@ -35,6 +35,9 @@ def test_a_set_cookie_line_gives_name_value_and_whether_it_lives(
     assert parse_set_cookie(line, NOW) == expected
 
 
-@pytest.mark.parametrize("line", ["", "novalue", "=1", " ; Path=/"])
+@pytest.mark.parametrize(
+    "line",
+    ["", "novalue", "=1", " ; Path=/", "a=caf\u00e9", "n\u00e4me=1", "a=x\x01y", "a=two words"],
+)
 def test_a_line_naming_no_cookie_is_ignored(line: str) -> None:
     assert parse_set_cookie(line, NOW) is None
