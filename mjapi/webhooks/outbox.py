@@ -108,9 +108,7 @@ class Outbox:
         assert job.reply_url is not None
         body = jsontext.dumps(job_model(job))
         return Delivery(
-            # 128 random bits as 32 hex digits, the shape uuid4().hex gave, at a third of its
-            # cost (one per callback).
-            event_id="evt_" + os.urandom(16).hex(),
+            event_id=new_event_id(now),
             jobid=job.jobid,
             owner=job.owner,
             url=job.reply_url,
@@ -324,6 +322,19 @@ class Outbox:
             except Exception:
                 log.exception("pruning old callbacks failed")
             await asyncio.sleep(PRUNE_INTERVAL)
+
+
+def new_event_id(now: datetime) -> str:
+    """``evt_`` and 32 hex digits: the creation time in milliseconds (12), then 80 random bits.
+
+    Time first, as in UUIDv7: the ids of new callbacks sort after the older ones, so the
+    store's unique indexes on them (deliveries, attempts) grow at their right edge instead of
+    touching a random page for every callback (at thousands of callbacks per second that was
+    half the database thread's time, in writes of pages). 80 random bits per millisecond keep
+    them unique; os.urandom costs a third of uuid4().
+    """
+    millis = int(now.timestamp() * 1000) & 0xFFFF_FFFF_FFFF
+    return f"evt_{millis:012x}{os.urandom(10).hex()}"
 
 
 def _failures_since(attempts: tuple[Attempt, ...], since: datetime) -> int:

@@ -3,6 +3,8 @@
 What only SQLite promises beyond the store contract (tests/contract): batching itself (seen in
 ``SqliteStore.batch_stats``), call order inside a batch, and what a failed batch means. Failures
 are provoked with triggers created on the file around the store, so the SQL errors are real.
+How a batch runs (optimistically, savepoints only when a write failed) is seen on a
+``GroupCommit`` of its own, through the statements its connection traces.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -19,7 +23,7 @@ from cryptography.fernet import Fernet
 from mjapi.domain.jobs import Child, Job, JobStatus
 from mjapi.storage.crypto import TokenCipher
 from mjapi.storage.sqlite import SqliteStore
-from mjapi.storage.sqlite.worker import MAX_BATCH
+from mjapi.storage.sqlite.worker import MAX_BATCH, GroupCommit, SqliteWorker
 from tests.factories import make_delivery, make_job
 
 T = TypeVar("T")
@@ -115,6 +119,7 @@ async def test_an_sql_error_of_one_write_spares_the_rest_of_its_batch(
         store, asyncio.gather(*saves, return_exceptions=True)
     )
     assert transactions == 1
+    assert store.batch_stats.retried == 1  # rolled back, then run write by write
     assert results[0] is True and results[2] is True
     assert isinstance(results[1], sqlite3.IntegrityError)
     assert "refused by a trigger" in str(results[1])
@@ -136,6 +141,7 @@ async def test_a_failed_transaction_fails_every_write_of_its_batch(store: Sqlite
         store, asyncio.gather(*saves, return_exceptions=True)
     )
     assert transactions == 1
+    assert store.batch_stats.retried == 0  # nothing to run again: the transaction is gone
     assert all(isinstance(result, sqlite3.IntegrityError) for result in results)
     assert len({id(result) for result in results}) == 1  # the one error, shared
     assert [await store.get_job(job.jobid) for job in jobs] == [
@@ -144,6 +150,36 @@ async def test_a_failed_transaction_fails_every_write_of_its_batch(store: Sqlite
     assert await store.pending_deliveries() == []
     # the store goes on: the next batch is a fresh transaction
     assert await store.save_job(jobs[0])
+
+
+async def test_a_transaction_ended_in_the_second_run_fails_every_write(
+    store: SqliteStore,
+) -> None:
+    """One write's error sends the batch to savepoints, where a later one ends it all."""
+    jobs = await started_jobs(store, 4)
+    run_sql(
+        store,
+        f"CREATE TRIGGER refuse BEFORE UPDATE ON jobs WHEN NEW.jobid = '{jobs[1].jobid}' "
+        "BEGIN SELECT RAISE(ABORT, 'refused by a trigger'); END",
+    )
+    run_sql(
+        store,
+        f"CREATE TRIGGER doom BEFORE UPDATE ON jobs WHEN NEW.jobid = '{jobs[3].jobid}' "
+        "BEGIN SELECT RAISE(ROLLBACK, 'the whole transaction goes'); END",
+    )
+    saves = (store.save_job(job, make_delivery(job, f"evt-{i}")) for i, job in enumerate(jobs))
+
+    results, transactions = await transactions_for(
+        store, asyncio.gather(*saves, return_exceptions=True)
+    )
+    assert (transactions, store.batch_stats.retried) == (1, 1)
+    assert len({id(result) for result in results}) == 1  # the one error, shared
+    assert isinstance(results[0], sqlite3.IntegrityError)
+    assert "the whole transaction goes" in str(results[0])
+    assert [await store.get_job(job.jobid) for job in jobs] == [
+        make_job(jobid=job.jobid) for job in jobs
+    ]
+    assert await store.pending_deliveries() == []
 
 
 async def test_a_caller_cancelled_before_its_batch_is_not_written(store: SqliteStore) -> None:
@@ -178,3 +214,107 @@ async def test_close_commits_the_writes_already_queued(tmp_path: Path) -> None:
         assert [await reopened.get_job(job.jobid) for job in jobs] == jobs
     finally:
         await reopened.close()
+
+
+# -- how a batch runs, seen in the statements of a GroupCommit's own connection
+
+
+@dataclass
+class Traced:
+    """A GroupCommit on a table ``t`` of unique keys, and every statement its connection ran."""
+
+    worker: SqliteWorker
+    commit: GroupCommit
+    statements: list[str] = field(default_factory=list)
+
+    async def keys(self) -> list[str]:
+        rows = await self.worker.run(
+            lambda conn: conn.execute("SELECT k FROM t ORDER BY k").fetchall()
+        )
+        return [row["k"] for row in rows]
+
+
+@pytest.fixture
+async def traced(tmp_path: Path) -> AsyncIterator[Traced]:
+    statements: list[str] = []
+
+    def setup(conn: sqlite3.Connection) -> None:
+        conn.execute("CREATE TABLE t (k TEXT PRIMARY KEY)")
+        conn.execute("INSERT INTO t VALUES ('taken')")
+        conn.set_trace_callback(statements.append)
+
+    worker = SqliteWorker(tmp_path / "traced.sqlite3")
+    await worker.open(setup)
+    try:
+        yield Traced(worker, GroupCommit(worker), statements)
+    finally:
+        await worker.close()
+
+
+def insert(key: str, conn: sqlite3.Connection) -> str:
+    """Insert ``key`` into ``t``; an IntegrityError when it is there already."""
+    return str(conn.execute("INSERT INTO t VALUES (?) RETURNING k", (key,)).fetchone()[0])
+
+
+def inserted(key: str) -> str:
+    """The statement ``insert(key)`` traces."""
+    return f"INSERT INTO t VALUES ('{key}') RETURNING k"
+
+
+async def test_a_batch_that_succeeds_runs_without_savepoints(traced: Traced) -> None:
+    keys = [f"key-{i}" for i in range(5)]
+    results = await asyncio.gather(*(traced.commit.write(partial(insert, k)) for k in keys))
+
+    assert results == keys
+    assert traced.statements == ["BEGIN IMMEDIATE", *map(inserted, keys), "COMMIT"]
+    assert (traced.commit.stats.transactions, traced.commit.stats.retried) == (1, 0)
+    assert await traced.keys() == [*keys, "taken"]
+
+
+async def test_a_failed_write_sends_its_batch_to_savepoints(traced: Traced) -> None:
+    """The first run stops at the failure and is rolled back; the second is write by write."""
+    keys = ["a", "taken", "c"]
+    results = await asyncio.gather(
+        *(traced.commit.write(partial(insert, k)) for k in keys), return_exceptions=True
+    )
+
+    assert results[0] == "a" and results[2] == "c"
+    assert isinstance(results[1], sqlite3.IntegrityError)
+    assert traced.statements == [
+        "BEGIN IMMEDIATE",
+        inserted("a"),
+        inserted("taken"),
+        "ROLLBACK",
+        "BEGIN IMMEDIATE",
+        *("SAVEPOINT batch_write", inserted("a"), "RELEASE batch_write"),
+        "SAVEPOINT batch_write",
+        inserted("taken"),
+        *("ROLLBACK TO batch_write", "RELEASE batch_write"),
+        *("SAVEPOINT batch_write", inserted("c"), "RELEASE batch_write"),
+        "COMMIT",
+    ]
+    assert (traced.commit.stats.transactions, traced.commit.stats.retried) == (1, 1)
+    assert await traced.keys() == ["a", "c", "taken"]
+
+
+class Halt(BaseException):
+    """Not an ``Exception``: like KeyboardInterrupt, it must not be caught as a failed write."""
+
+
+def halt(conn: sqlite3.Connection) -> None:
+    raise Halt
+
+
+async def test_a_base_exception_is_not_retried_but_propagates(traced: Traced) -> None:
+    writes = [
+        asyncio.ensure_future(traced.commit.write(call)) for call in (partial(insert, "a"), halt)
+    ]
+    await asyncio.sleep(0)  # one loop turn: both writes queue and the flusher starts
+
+    with pytest.raises(Halt):
+        await traced.commit.drain()
+    await asyncio.gather(*writes, return_exceptions=True)
+    assert all(write.cancelled() for write in writes)
+    assert traced.statements == ["BEGIN IMMEDIATE", inserted("a"), "ROLLBACK"]
+    assert traced.commit.stats.retried == 0
+    assert await traced.keys() == ["taken"]

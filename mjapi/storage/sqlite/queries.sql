@@ -44,11 +44,12 @@ SELECT * FROM jobs WHERE jobid = :jobid
 -- that changed since it last wrote the job, or all of them) in place of {assignments}, and
 -- keeps each resulting statement. The state machine guard: the row changes only when its
 -- current status is one of ?2, a JSON array (domain.jobs.predecessors of the new status).
--- No row back = refused or unknown jobid.
+-- No row changed (rowcount 0) = refused or unknown jobid. The hot statements written with every
+-- job change return no rows: the store reads rowcount, one sqlite3_step fewer (see
+-- store._changed).
 UPDATE jobs SET {assignments}
 WHERE jobid = ?1
   AND status IN (SELECT value FROM json_each(?2))
-RETURNING jobid
 
 -- name: add_child
 -- Appends in the UPDATE itself (no read-modify-write), whatever the status: a completed
@@ -136,27 +137,40 @@ RETURNING last_id
 
 -- name: insert_delivery
 -- ?1..?10 follow delivery_codec.DELIVERY_COLUMNS. Runs inside save_job's transaction, after
--- the job's UPDATE succeeded. seq is left to the database. No row back = the event id exists:
--- the store raises DuplicateKey and rolls back.
+-- the job's UPDATE succeeded. seq is left to the database. No row inserted (rowcount 0) = the
+-- event id exists: the store raises DuplicateKey and rolls back.
 INSERT INTO deliveries (
     event_id, jobid, owner, url, event, body, created, next_attempt, expires, status
 ) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
 ON CONFLICT (event_id) DO NOTHING
-RETURNING seq
 
 -- name: insert_attempt
--- ?1..?6 follow delivery_codec.ATTEMPT_COLUMNS. No row back = this attempt number is already
--- recorded.
+-- ?1..?6 follow delivery_codec.ATTEMPT_COLUMNS. No row inserted (rowcount 0) = this attempt
+-- number is already recorded.
 INSERT INTO delivery_attempts (event_id, number, at, duration_ms, status_code, error)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
 ON CONFLICT (event_id, number) DO NOTHING
-RETURNING number
 
 -- name: set_delivery_status
--- ?1 event id, ?2 status, ?3 next attempt. No row back = unknown event id.
+-- ?1 event id, ?2 status, ?3 next attempt. No row changed (rowcount 0) = unknown event id.
 UPDATE deliveries SET status = ?2, next_attempt = ?3
 WHERE event_id = ?1
-RETURNING event_id
+
+-- name: set_delivery_statuses
+-- ?1 a JSON array of [event id, status, next attempt], one per attempt recorded together
+-- (sqlite/attempts.py). rowcount = deliveries changed; fewer than the array's length = an
+-- unknown event id (or one twice), and the store records them one by one instead.
+UPDATE deliveries SET status = item.value ->> 1, next_attempt = item.value ->> 2
+FROM json_each(?1) AS item
+WHERE deliveries.event_id = item.value ->> 0
+
+-- name: insert_attempts
+-- ?1 a JSON array of attempt rows in delivery_codec.ATTEMPT_COLUMNS order. rowcount = attempts
+-- inserted (WHERE true: how SQLite tells INSERT ... SELECT from an ON CONFLICT clause).
+INSERT INTO delivery_attempts (event_id, number, at, duration_ms, status_code, error)
+SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5
+FROM json_each(?1) WHERE true
+ON CONFLICT (event_id, number) DO NOTHING
 
 -- name: get_delivery
 SELECT * FROM deliveries WHERE event_id = :event_id

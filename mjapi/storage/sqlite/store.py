@@ -3,16 +3,19 @@
 Every method is one hop to the database thread (``worker.SqliteWorker``): a single query, or a
 whole transaction as one function run there. The hot writes -- ``insert_job``, ``save_job``,
 ``add_child``, ``record_attempt`` -- go through ``worker.GroupCommit``: calls that arrive
-while a transaction is being written are committed together in the next one, each in its own
-savepoint, with per-call results as if each had run alone. Reads run between batches, never
-inside another caller's transaction. ``batch_stats`` counts the batches (for benchmarks).
+while a transaction is being written are committed together in the next one, with per-call
+results as if each had run alone (savepoints only when one of them fails). Reads run between
+batches, never inside another caller's transaction. ``batch_stats`` counts the batches (for
+benchmarks).
 
 ``save_job`` writes only the columns that changed since this store last wrote the job
 (``codec.WrittenJobs`` remembers that version; group commit runs writes in call order, which
 is what makes a full write enough while another write of the job is in flight). The UPDATE
 for each set of columns is built once from the ``save_job`` template and kept, and sqlite3
 keeps each prepared. Parameters of the hot statements are positional tuples, encoded in the
-event loop before the write is queued.
+event loop before the write is queued. The hot statements return no rows (``rowcount`` tells
+whether they changed one): every sqlite3 step gives the GIL up and takes it back, and while the
+event loop is busy each take waits (``gc_tuning``'s docstring).
 
 aiosqlite is not used: it costs one event-loop round trip per statement and cannot run a
 function of ours in its thread, which group commit needs (``worker``'s docstring has more).
@@ -32,7 +35,7 @@ from typing import Any
 from mjapi.domain.accounts import Account
 from mjapi.domain.deliveries import Attempt, Delivery, DeliveryStatus
 from mjapi.domain.jobs import Child, Job
-from mjapi.errors import DuplicateKey, NotFound
+from mjapi.errors import DuplicateKey
 from mjapi.storage.base import ApiToken, UserProfile
 from mjapi.storage.codec import (
     JOB_FIELDS,
@@ -61,6 +64,7 @@ from mjapi.storage.delivery_codec import (
     delivery_values,
 )
 from mjapi.storage.queries import Migration, load_migrations, load_queries
+from mjapi.storage.sqlite.attempts import AttemptRecorder, AttemptStatements
 from mjapi.storage.sqlite.worker import (
     BatchStats,
     GroupCommit,
@@ -73,7 +77,8 @@ log = logging.getLogger(__name__)
 QUERIES = load_queries("mjapi.storage.sqlite")
 MIGRATIONS = load_migrations("mjapi.storage.sqlite")
 
-#: RETURNING (3.35), STRICT tables (3.37) and json_each built in (3.38).
+#: UPDATE ... FROM (3.33), RETURNING (3.35), STRICT tables (3.37), json_each built in and the
+#: ->> operator (3.38).
 MIN_SQLITE_VERSION = (3, 38, 0)
 
 _PRAGMAS = (
@@ -99,6 +104,14 @@ DeliveryRows = tuple[tuple[Any, ...], list[tuple[Any, ...]]]
 _NOTHING_CHANGED = ("status",)
 
 
+_ATTEMPT_STATEMENTS = AttemptStatements(
+    set_status=QUERIES["set_delivery_status"],
+    insert_attempt=QUERIES["insert_attempt"],
+    set_statuses=QUERIES["set_delivery_statuses"],
+    insert_attempts=QUERIES["insert_attempts"],
+)
+
+
 class SqliteStore:
     """The Store on a SQLite file (the default, embedded database)."""
 
@@ -108,6 +121,7 @@ class SqliteStore:
         self._worker = SqliteWorker(path)
         self._writes = GroupCommit(self._worker)
         self._written = WrittenJobs()
+        self._attempts = AttemptRecorder(self._writes, _ATTEMPT_STATEMENTS)
 
     @property
     def batch_stats(self) -> BatchStats:
@@ -226,9 +240,14 @@ class SqliteStore:
     async def record_attempt(
         self, event_id: str, attempt: Attempt, status: DeliveryStatus, next_attempt: datetime
     ) -> None:
+        """Recorded together with the attempts recorded meanwhile (``sqlite/attempts.py``).
+
+        A caller cancelled after calling does not take its attempt back: the attempt happened,
+        and it is written with the others.
+        """
         new_status = (event_id, status.value, time_to_text(next_attempt))
         row = attempt_values(event_id, attempt, time_to_text)
-        await self._writes.write(partial(_record_attempt, new_status, row))
+        await self._attempts.record((new_status, row))
 
     async def get_delivery(self, event_id: str) -> Delivery | None:
         found = await self._deliveries("get_delivery", {"event_id": event_id})
@@ -314,6 +333,16 @@ def _fetch(name: str, params: Params, conn: sqlite3.Connection) -> Rows:
     return conn.execute(QUERIES[name], params).fetchall()
 
 
+def _changed(sql: str, params: Sequence[Any], conn: sqlite3.Connection) -> int:
+    """Rows an INSERT/UPDATE without RETURNING changed.
+
+    The statements written with every job change use this rather than RETURNING + fetchall:
+    each sqlite3 step and reset gives the GIL up and takes it back, and under load the event
+    loop holds it, so every hand-off the database thread saves shortens its batches.
+    """
+    return conn.execute(sql, params).rowcount
+
+
 def _inserted(params: Sequence[Any], conn: sqlite3.Connection) -> bool:
     """Insert a job; False when its jobid exists."""
     return bool(conn.execute(QUERIES["insert_job"], params).fetchall())
@@ -327,7 +356,7 @@ def _save_job(
     A refused change stores no callback; a callback that cannot be stored raises, and the
     caller's savepoint or transaction undoes the change with it (the outbox).
     """
-    if not conn.execute(sql, params).fetchall():
+    if not _changed(sql, params, conn):
         return False
     if delivery is not None:
         _insert_delivery(delivery, conn)
@@ -357,22 +386,10 @@ def _put_account(params: dict[str, Any], conn: sqlite3.Connection) -> bool:
     return not existed
 
 
-def _record_attempt(
-    new_status: Sequence[Any], attempt: Sequence[Any], conn: sqlite3.Connection
-) -> None:
-    """The delivery's new status and the attempt; the caller holds a transaction.
-
-    ``new_status`` binds set_delivery_status, ``attempt`` insert_attempt.
-    """
-    if not _fetch("set_delivery_status", new_status, conn):
-        raise NotFound(f"Unable to locate delivery {new_status[0]}")
-    _insert_attempt(attempt, conn)
-
-
 def _insert_delivery(delivery: DeliveryRows, conn: sqlite3.Connection) -> None:
     """Insert a new delivery and its attempts, if any; the caller holds a transaction."""
     row, attempts = delivery
-    if not _fetch("insert_delivery", row, conn):
+    if not _changed(QUERIES["insert_delivery"], row, conn):
         raise DuplicateKey(f"delivery {row[0]} already exists")
     for attempt in attempts:
         _insert_attempt(attempt, conn)
@@ -380,7 +397,7 @@ def _insert_delivery(delivery: DeliveryRows, conn: sqlite3.Connection) -> None:
 
 def _insert_attempt(row: Sequence[Any], conn: sqlite3.Connection) -> None:
     """Insert one attempt (``row`` in ATTEMPT_COLUMNS order)."""
-    if not _fetch("insert_attempt", row, conn):
+    if not _changed(QUERIES["insert_attempt"], row, conn):
         raise DuplicateKey(f"attempt {row[1]} of delivery {row[0]} already exists")
 
 

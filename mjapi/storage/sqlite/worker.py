@@ -12,7 +12,11 @@ order they were submitted, so one never sees another's half-done transaction and
 needed on the asyncio side.
 
 ``GroupCommit`` turns many concurrent small writes into few transactions: writes that arrive
-while a batch is being written wait and go together into the next one (see its docstring).
+while a batch is being written wait and go together into the next one. A batch runs
+optimistically, with no statement of its own between its writes: a savepoint per write would
+cost two more ``execute`` calls each (two GIL hand-offs that delay the event loop), paid on
+every write to serve the rare one that fails. When one does fail, the batch is rolled back and
+run again in the same hop, each write in its own savepoint (see ``GroupCommit``'s docstring).
 """
 
 from __future__ import annotations
@@ -135,8 +139,11 @@ class BatchStats:
     ``writes / transactions`` is the mean batch size; 1.0 means no batching happened.
     """
 
-    #: batch transactions run (committed or failed)
+    #: batch transactions run (committed or failed; a batch run twice counts once)
     transactions: int = 0
+    #: batches of them run a second time, write by write, because a write failed (counted in
+    #: the database thread, this field's only writer, as the second run starts)
+    retried: int = 0
     #: writes they carried
     writes: int = 0
     #: the most writes one transaction carried
@@ -152,25 +159,42 @@ class _Write(Generic[T]):
 
 
 #: What one write of a batch came to, in the thread: (its value, None) or (None, its error).
-_Outcome = tuple[Any, Exception | None]
+Outcome = tuple[Any, Exception | None]
 
 
 class GroupCommit:
     """Writes queued by concurrent callers, committed in batches: one transaction, one hop.
 
     ``write(call)`` queues ``call``; a flusher task takes up to ``max_batch`` queued writes at
-    a time (in call order) and runs them in the worker thread as one transaction: BEGIN
-    IMMEDIATE, each write inside its own SAVEPOINT, COMMIT. While a batch is being written, new
-    writes queue for the next one, so the busier the store, the bigger the batches; an idle
-    store writes a lone call at once.
+    a time (in call order) and runs them in the worker thread as one transaction. While a batch
+    is being written, new writes queue for the next one, so the busier the store, the bigger
+    the batches; an idle store writes a lone call at once.
+
+    A batch runs optimistically: BEGIN IMMEDIATE, every call, COMMIT -- two statements per
+    batch. Should a call raise (an ``Exception``, with the transaction still open), the run
+    stops there, the whole transaction is rolled back and the batch runs again from the same
+    state, in the same hop (no second trip through the event loop), the careful way:
+    BEGIN IMMEDIATE, each call inside its own SAVEPOINT, COMMIT. That costs two statements per
+    write, and a failed batch runs twice, but failures are rare (a constraint violation, a
+    refused duplicate): the common batch pays nothing for them. ``stats.retried`` counts them.
+
+    Calls must therefore be safe to run twice: pure functions of the connection and their
+    parameters, with no effect outside the database. The first run is rolled back entirely,
+    so its database effects vanish, and only the second run's results reach the callers. The
+    store's writes (``_inserted``, ``_save_job``, ``_fetch``, ``attempts._write``) qualify:
+    they run SQL and raise (``attempts._write`` closes its batch and gets the same attempts
+    again), and what they do in the event loop (encoding parameters, remembering written jobs)
+    happens once, before the call is queued or after it settles.
 
     Each caller gets its own call's result or exception, as if it had run alone:
 
-    - a call that raises is rolled back to its savepoint (nothing of it stays) and the others
-      of the batch go on;
-    - unless SQLite ended the whole transaction (``RAISE(ROLLBACK)``, an I/O error, a full
-      disk), or BEGIN or COMMIT fails (busy timeout, I/O): then every caller of the batch gets
-      that exception and nothing of the batch is stored;
+    - a call that raises is rolled back to its savepoint in the second run (nothing of it
+      stays) and the others of the batch, before and after it, still commit;
+    - unless SQLite ended the whole transaction, in either run (``RAISE(ROLLBACK)``, an I/O
+      error, a full disk), or BEGIN, COMMIT or ROLLBACK fails (busy timeout, I/O): then every
+      caller of the batch gets that exception and nothing of the batch is stored;
+    - a ``BaseException`` that is no ``Exception`` (``KeyboardInterrupt``) raised by a call is
+      not retried: the batch is rolled back, its callers are cancelled, and it propagates;
     - calls run in the order ``write`` was called, so two writes of one row behave as if
       sequential; a caller cancelled before its batch started is left out of it.
     """
@@ -184,15 +208,22 @@ class GroupCommit:
 
     async def write(self, call: DbCall[T]) -> T:
         """``call``'s result once the transaction carrying it committed (see the class)."""
+        return await self.submit(call)
+
+    def submit(self, call: DbCall[T]) -> asyncio.Future[T]:
+        """Queue ``call`` now; the future of its result (what ``write`` awaits).
+
+        For a write shared by several callers: cancelling the returned future takes the call
+        out of its batch if the batch has not started, so give each caller a future of its own.
+        """
         if not self._worker.is_open:
             raise RuntimeError(f"{self._worker.path} is not open: call open() first")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        queued = _Write(call, future)
-        self._queue.append(queued)
+        self._queue.append(_Write(call, future))
         if self._flusher is None:
             self._flusher = loop.create_task(self._flush())
-        return await queued.future
+        return future
 
     async def drain(self) -> None:
         """Return once every write queued so far (and any queued meanwhile) is settled."""
@@ -229,7 +260,7 @@ class GroupCommit:
         self.stats.largest = max(self.stats.largest, len(batch))
         calls = [queued.call for queued in batch]
         try:
-            outcomes = await self._worker.run(transaction(partial(_run_batch, calls)))
+            outcomes = await self._worker.run(partial(_write_batch, calls, self.stats))
         except Exception as error:
             for queued in batch:
                 _settle(queued.future, (None, error))
@@ -242,12 +273,49 @@ class GroupCommit:
             _settle(queued.future, outcome)
 
 
-def _run_batch(calls: list[DbCall[Any]], conn: sqlite3.Connection) -> list[_Outcome]:
-    """Every call in its own savepoint; runs in the thread inside the batch's transaction."""
-    return [_run_in_savepoint(call, conn) for call in calls]
+class _WriteFailed(Exception):
+    """A call of an optimistic batch raised: roll the batch back and run it write by write."""
 
 
-def _run_in_savepoint(call: DbCall[Any], conn: sqlite3.Connection) -> _Outcome:
+def _write_batch(
+    calls: list[DbCall[Any]], stats: BatchStats, conn: sqlite3.Connection
+) -> list[Outcome]:
+    """The batch's outcomes, in the thread: optimistically, else write by write (GroupCommit).
+
+    Any other exception (SQLite ended the transaction, BEGIN, COMMIT or ROLLBACK failed, a
+    ``BaseException``) leaves the batch rolled back and is the whole batch's.
+    """
+    try:
+        return transaction(partial(_run_optimistically, calls))(conn)
+    except _WriteFailed:
+        stats.retried += 1
+        return transaction(partial(_run_in_savepoints, calls))(conn)
+
+
+def _run_optimistically(calls: list[DbCall[Any]], conn: sqlite3.Connection) -> list[Outcome]:
+    """Every call, nothing between them; the first that raises stops the batch."""
+    outcomes: list[Outcome] = []
+    for call in calls:
+        try:
+            outcomes.append((call(conn), None))
+        except Exception as error:
+            if not conn.in_transaction:
+                raise  # SQLite rolled the whole transaction back: the batch fails as one
+            raise _WriteFailed from error  # the batch is rolled back, to run in savepoints
+    return outcomes
+
+
+def _run_in_savepoints(calls: list[DbCall[Any]], conn: sqlite3.Connection) -> list[Outcome]:
+    """Every call in its own savepoint, so that one failing leaves the others' effects."""
+    return [run_in_savepoint(call, conn) for call in calls]
+
+
+def run_in_savepoint(call: DbCall[Any], conn: sqlite3.Connection) -> Outcome:
+    """``call``'s (value, None), or (None, its error) with everything it did undone.
+
+    Inside a transaction. An error after which SQLite has ended the transaction itself is
+    raised instead: nothing of the transaction is left to keep.
+    """
     conn.execute("SAVEPOINT batch_write")
     try:
         value = call(conn)
@@ -261,7 +329,7 @@ def _run_in_savepoint(call: DbCall[Any], conn: sqlite3.Connection) -> _Outcome:
     return value, None
 
 
-def _settle(future: asyncio.Future[Any], outcome: _Outcome) -> None:
+def _settle(future: asyncio.Future[Any], outcome: Outcome) -> None:
     if future.done():  # its caller was cancelled while the batch ran: the write stands
         return
     value, error = outcome

@@ -1,0 +1,192 @@
+"""Delivery attempts recorded together: two statements for all the attempts of a batch.
+
+Each callback sent is recorded (``Store.record_attempt``): its delivery's new status and the
+attempt's row. Written one by one, that is two statements per callback in the database thread,
+and every sqlite3 step there gives the GIL up and must take it back from the busy event loop
+(``gc_tuning``'s docstring): at thousands of callbacks per second those hand-offs were a large
+part of the time a group-commit batch took. Here the attempts recorded while one write of them
+waits in the group-commit queue join that write, which stores all of them with one multi-row
+UPDATE and one multi-row INSERT (their rows passed as one JSON array each).
+
+Each caller still gets its own outcome, as if its attempt had been recorded alone: when the two
+statements did not change one row per attempt (an unknown delivery, an attempt number already
+recorded, one delivery twice in the batch), they are undone and the attempts are recorded one
+by one, each in its own savepoint, in the order they were recorded.
+
+Thread safety: the loop thread adds attempts while the write waits in the queue; the database
+thread closes the batch when the write runs. A lock makes "added" and "closed" exclusive, so an
+attempt is either in the write that runs or starts a new one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from mjapi.errors import DuplicateKey, NotFound
+from mjapi.storage.sqlite.worker import MAX_BATCH, GroupCommit, run_in_savepoint
+
+#: One attempt: the delivery's new status as bound to set_delivery_status (event id, status,
+#: next attempt), and the attempt's row as bound to insert_attempt (ATTEMPT_COLUMNS order).
+AttemptRows = tuple[Sequence[Any], Sequence[Any]]
+
+#: What each attempt of a batch came to: None (recorded) or the error it met.
+Outcomes = list[Exception | None]
+
+
+@dataclass(frozen=True)
+class AttemptStatements:
+    """The SQL the batch runs: one attempt at a time, and all of them at once."""
+
+    #: ?1 event id, ?2 status, ?3 next attempt
+    set_status: str
+    #: ?1..?6 in ATTEMPT_COLUMNS order
+    insert_attempt: str
+    #: ?1 a JSON array of [event id, status, next attempt]
+    set_statuses: str
+    #: ?1 a JSON array of attempt rows
+    insert_attempts: str
+
+
+class _Batch:
+    """Attempts waiting for one group-commit write, and their callers' futures."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rows: list[AttemptRows] = []
+        self.waiters: list[asyncio.Future[None]] = []
+        self._closed = False
+
+    def join(self, rows: AttemptRows, waiter: asyncio.Future[None]) -> bool:
+        """Add an attempt (loop thread); False once the write has started or settled, or the
+        batch is full (one write stays as short as group commit's own batches)."""
+        with self._lock:
+            if self._closed or len(self._rows) >= MAX_BATCH:
+                return False
+            self._rows.append(rows)
+            self.waiters.append(waiter)
+            return True
+
+    def close(self) -> list[AttemptRows]:
+        """The attempts to write; nothing joins any more.
+
+        In the database thread when the write runs (twice when group commit runs its batch
+        again), and in the loop thread when the write is settled: a write that failed before it
+        ran (BEGIN timed out, the batch was cancelled) must not stay open for later attempts.
+        """
+        with self._lock:
+            self._closed = True
+            return self._rows
+
+
+class AttemptRecorder:
+    """``record`` queues an attempt into the open batch, or opens one (see the module)."""
+
+    def __init__(self, writes: GroupCommit, statements: AttemptStatements) -> None:
+        self._writes = writes
+        self._statements = statements
+        self._open: _Batch | None = None
+
+    async def record(self, rows: AttemptRows) -> None:
+        """Once the attempt is committed; its own error (NotFound, DuplicateKey) if it failed."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        batch = self._open
+        if batch is None or not batch.join(rows, waiter):
+            batch = _Batch()
+            batch.join(rows, waiter)
+            written = self._writes.submit(partial(_write, batch, self._statements))
+            written.add_done_callback(partial(_settle, batch))
+            self._open = batch  # only once queued: a store that is not open raised above
+        await waiter
+
+
+def _settle(batch: _Batch, written: asyncio.Future[Outcomes]) -> None:
+    """Give each caller its attempt's outcome (loop thread, once the write is settled)."""
+    batch.close()  # whatever became of the write, later attempts start a new one
+    if written.cancelled():  # the loop is shutting down: nobody will write it
+        for waiter in batch.waiters:
+            waiter.cancel()
+        return
+    error = written.exception()
+    if error is not None:
+        outcomes: Outcomes = [_as_exception(error)] * len(batch.waiters)
+    else:
+        outcomes = written.result()
+    for waiter, outcome in zip(batch.waiters, outcomes, strict=True):
+        if waiter.done():  # its caller gave up meanwhile; the attempt stands
+            continue
+        if outcome is None:
+            waiter.set_result(None)
+        else:
+            waiter.set_exception(outcome)
+
+
+def _as_exception(error: BaseException) -> Exception:
+    return error if isinstance(error, Exception) else RuntimeError(repr(error))
+
+
+# -- in the database thread
+
+
+def _write(batch: _Batch, sql: AttemptStatements, conn: sqlite3.Connection) -> Outcomes:
+    """Every attempt of ``batch``: at once when they all fit, else one by one.
+
+    A lone attempt runs as any other write: its error fails this write, which group commit
+    undoes and gives to its one caller.
+    """
+    rows = batch.close()
+    if len(rows) == 1:
+        _one(rows[0], sql, conn)
+        return [None]
+    if _all_at_once(rows, sql, conn):
+        return [None] * len(rows)
+    return [run_in_savepoint(partial(_one, attempt, sql), conn)[1] for attempt in rows]
+
+
+def _all_at_once(rows: list[AttemptRows], sql: AttemptStatements, conn: sqlite3.Connection) -> bool:
+    """Both multi-row statements, kept only if each changed one row per attempt."""
+    statuses = json.dumps([list(status) for status, _ in rows], ensure_ascii=False)
+    attempts = json.dumps([list(attempt) for _, attempt in rows], ensure_ascii=False)
+    if _NUL in statuses or _NUL in attempts:
+        return False  # ->> ends a text at NUL: such a row keeps its text bound as a parameter
+    count = len(rows)
+    conn.execute("SAVEPOINT attempts")
+    try:
+        stored = (
+            _changed(sql.set_statuses, statuses, conn) == count
+            and _changed(sql.insert_attempts, attempts, conn) == count
+        )
+    except Exception:
+        if not conn.in_transaction:
+            raise  # SQLite ended the transaction: the whole group-commit batch fails
+        stored = False  # one by one, each gets its own error
+    if not stored:
+        conn.execute("ROLLBACK TO attempts")
+    conn.execute("RELEASE attempts")
+    return stored
+
+
+#: How JSON writes a NUL character (a literal backslash-u0000 in a text matches too: that row then
+#: merely takes the slower path). Other characters travel through JSON unchanged; a lone
+#: surrogate cannot be bound at all (UnicodeEncodeError), which also sends the batch one by one
+#: and gives that attempt the error binding it alone gives.
+_NUL = "\\u0000"
+
+
+def _changed(sql: str, array: str, conn: sqlite3.Connection) -> int:
+    return conn.execute(sql, (array,)).rowcount
+
+
+def _one(attempt: AttemptRows, sql: AttemptStatements, conn: sqlite3.Connection) -> None:
+    """One attempt alone: its delivery's status, then its row; raises what went wrong."""
+    status, row = attempt
+    if not conn.execute(sql.set_status, status).rowcount:
+        raise NotFound(f"Unable to locate delivery {status[0]}")
+    if not conn.execute(sql.insert_attempt, row).rowcount:
+        raise DuplicateKey(f"attempt {row[1]} of delivery {row[0]} already exists")
