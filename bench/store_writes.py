@@ -199,7 +199,23 @@ def header() -> str:
     )
 
 
+def switch_as_served() -> float:
+    """The GIL switch interval ``mjapi serve`` runs with (the measured tree's), set here too.
+
+    The database thread takes the GIL back from the event loop after every sqlite3 step; with
+    the busy loop of ``--busy-ms`` each take waits up to the switch interval, so the interval
+    decides the figures. A tree from before ``gc_tuning.SWITCH_INTERVAL`` ran with CPython's.
+    """
+    from mjapi import gc_tuning
+
+    interval = float(getattr(gc_tuning, "SWITCH_INTERVAL", sys.getswitchinterval()))
+    sys.setswitchinterval(interval)
+    return interval
+
+
 async def main() -> None:
+    interval = switch_as_served()
+    print(f"  GIL switch interval {interval * 1000:g} ms", file=sys.stderr)
     levels = []
     with workdir("store-writes", keep=ARGS.keep) as folder:
         for busy_ms in ARGS.busy_ms:
