@@ -53,6 +53,24 @@ def run_sql(store: SqliteStore, sql: str) -> None:
     conn.close()
 
 
+def refuse_updates_of(store: SqliteStore, jobid: str) -> None:
+    """Updates of ``jobid`` fail (RAISE(ABORT)): that statement is undone, not the transaction."""
+    _trigger(store, "refuse", jobid, "ABORT, 'refused by a trigger'")
+
+
+def doom_updates_of(store: SqliteStore, jobid: str) -> None:
+    """Updates of ``jobid`` end the whole transaction (RAISE(ROLLBACK))."""
+    _trigger(store, "doom", jobid, "ROLLBACK, 'the whole transaction goes'")
+
+
+def _trigger(store: SqliteStore, name: str, jobid: str, raised: str) -> None:
+    run_sql(
+        store,
+        f"CREATE TRIGGER {name} BEFORE UPDATE ON jobs WHEN NEW.jobid = '{jobid}' "
+        f"BEGIN SELECT RAISE({raised}); END",
+    )
+
+
 async def transactions_for(store: SqliteStore, work: Awaitable[T]) -> tuple[T, int]:
     """``work``'s result and how many batch transactions it took."""
     before = store.batch_stats.transactions
@@ -105,11 +123,7 @@ async def test_an_sql_error_of_one_write_spares_the_rest_of_its_batch(
 ) -> None:
     """The error aborts only that write's savepoint: its callback goes with it."""
     first, doomed, last = await started_jobs(store, 3)
-    run_sql(
-        store,
-        f"CREATE TRIGGER refuse BEFORE UPDATE ON jobs WHEN NEW.jobid = '{doomed.jobid}' "
-        "BEGIN SELECT RAISE(ABORT, 'refused by a trigger'); END",
-    )
+    refuse_updates_of(store, doomed.jobid)
     saves = (
         store.save_job(job, make_delivery(job, f"evt-{i}"))
         for i, job in enumerate([first, doomed, last])
@@ -130,11 +144,7 @@ async def test_an_sql_error_of_one_write_spares_the_rest_of_its_batch(
 async def test_a_failed_transaction_fails_every_write_of_its_batch(store: SqliteStore) -> None:
     """RAISE(ROLLBACK) ends the whole transaction: every caller gets the error, nothing stays."""
     jobs = await started_jobs(store, 4)
-    run_sql(
-        store,
-        f"CREATE TRIGGER doom BEFORE UPDATE ON jobs WHEN NEW.jobid = '{jobs[2].jobid}' "
-        "BEGIN SELECT RAISE(ROLLBACK, 'the whole transaction goes'); END",
-    )
+    doom_updates_of(store, jobs[2].jobid)
     saves = (store.save_job(job, make_delivery(job, f"evt-{i}")) for i, job in enumerate(jobs))
 
     results, transactions = await transactions_for(
@@ -157,16 +167,8 @@ async def test_a_transaction_ended_in_the_second_run_fails_every_write(
 ) -> None:
     """One write's error sends the batch to savepoints, where a later one ends it all."""
     jobs = await started_jobs(store, 4)
-    run_sql(
-        store,
-        f"CREATE TRIGGER refuse BEFORE UPDATE ON jobs WHEN NEW.jobid = '{jobs[1].jobid}' "
-        "BEGIN SELECT RAISE(ABORT, 'refused by a trigger'); END",
-    )
-    run_sql(
-        store,
-        f"CREATE TRIGGER doom BEFORE UPDATE ON jobs WHEN NEW.jobid = '{jobs[3].jobid}' "
-        "BEGIN SELECT RAISE(ROLLBACK, 'the whole transaction goes'); END",
-    )
+    refuse_updates_of(store, jobs[1].jobid)
+    doom_updates_of(store, jobs[3].jobid)
     saves = (store.save_job(job, make_delivery(job, f"evt-{i}")) for i, job in enumerate(jobs))
 
     results, transactions = await transactions_for(
