@@ -13,6 +13,10 @@ statements did not change one row per attempt (an unknown delivery, an attempt n
 recorded, one delivery twice in the batch), they are undone and the attempts are recorded one
 by one, each in its own savepoint, in the order they were recorded.
 
+In a group-commit batch the attempts' write may run before or after job saves queued around it
+(``worker.Keyed``, one key for all attempt writes): it changes only deliveries that existed when
+their callbacks were sent, hence committed before, and a save only inserts new ones.
+
 Thread safety: the loop thread adds attempts while the write waits in the queue; the database
 thread closes the batch when the write runs. A lock makes "added" and "closed" exclusive, so an
 attempt is either in the write that runs or starts a new one.
@@ -30,7 +34,7 @@ from functools import partial
 from typing import Any
 
 from mjapi.errors import DuplicateKey, NotFound
-from mjapi.storage.sqlite.worker import MAX_BATCH, GroupCommit, run_in_savepoint
+from mjapi.storage.sqlite.worker import MAX_BATCH, GroupCommit, Keyed, run_in_savepoint
 
 #: One attempt: the delivery's new status as bound to set_delivery_status (event id, status,
 #: next attempt), and the attempt's row as bound to insert_attempt (ATTEMPT_COLUMNS order).
@@ -52,6 +56,10 @@ class AttemptStatements:
     set_statuses: str
     #: ?1 a JSON array of attempt rows
     insert_attempts: str
+
+
+#: The key of every attempts write (``worker.Keyed``): such writes keep their order.
+_ATTEMPTS = "delivery attempts"
 
 
 class _Batch:
@@ -100,7 +108,8 @@ class AttemptRecorder:
         if batch is None or not batch.join(rows, waiter):
             batch = _Batch()
             batch.join(rows, waiter)
-            written = self._writes.submit(partial(_write, batch, self._statements))
+            write = Keyed(_ATTEMPTS, partial(_write, batch, self._statements))
+            written = self._writes.submit(write)
             written.add_done_callback(partial(_settle, batch))
             self._open = batch  # only once queued: a store that is not open raised above
         await waiter
@@ -151,10 +160,13 @@ def _write(batch: _Batch, sql: AttemptStatements, conn: sqlite3.Connection) -> O
 
 def _all_at_once(rows: list[AttemptRows], sql: AttemptStatements, conn: sqlite3.Connection) -> bool:
     """Both multi-row statements, kept only if each changed one row per attempt."""
-    statuses = json.dumps([list(status) for status, _ in rows], ensure_ascii=False)
-    attempts = json.dumps([list(attempt) for _, attempt in rows], ensure_ascii=False)
-    if _NUL in statuses or _NUL in attempts:
-        return False  # ->> ends a text at NUL: such a row keeps its text bound as a parameter
+    try:
+        statuses = _json_rows([status for status, _ in rows])
+        attempts = _json_rows([attempt for _, attempt in rows])
+    except (TypeError, ValueError):
+        return False  # one by one: the attempt that cannot be bound gets its own error
+    if statuses is None or attempts is None:
+        return False  # a NUL in a text (_json_rows): such rows keep their texts bound
     count = len(rows)
     conn.execute("SAVEPOINT attempts")
     try:
@@ -173,10 +185,18 @@ def _all_at_once(rows: list[AttemptRows], sql: AttemptStatements, conn: sqlite3.
 
 
 #: How JSON writes a NUL character (a literal backslash-u0000 in a text matches too: that row then
-#: merely takes the slower path). Other characters travel through JSON unchanged; a lone
-#: surrogate cannot be bound at all (UnicodeEncodeError), which also sends the batch one by one
-#: and gives that attempt the error binding it alone gives.
+#: merely takes the slower path).
 _NUL = "\\u0000"
+
+
+def _json_rows(rows: Sequence[Sequence[Any]]) -> str | None:
+    """``rows`` as one JSON array of arrays for json_each, or None when a text holds NUL.
+
+    ``->>`` ends a text at NUL, so such rows keep their values bound as parameters. A value
+    JSON cannot encode raises (TypeError, ValueError).
+    """
+    text = json.dumps(rows, ensure_ascii=False, allow_nan=False)
+    return None if _NUL in text else text
 
 
 def _changed(sql: str, array: str, conn: sqlite3.Connection) -> int:

@@ -51,6 +51,17 @@ UPDATE jobs SET {assignments}
 WHERE jobid = ?1
   AND status IN (SELECT value FROM json_each(?2))
 
+-- name: save_jobs
+-- save_job for many jobs at once (sqlite/together.py), a template: the store puts
+-- "column = item.column3, ..." in place of {assignments} and one "(?, ?, ...)" per job in place
+-- of {rows}, each holding save_job's parameters (jobid, allowed statuses as a JSON array, the
+-- values), at most one per job. rowcount = jobs changed; fewer than the rows = a change was
+-- refused (or a jobid unknown), and the store undoes the statement and saves them one by one.
+UPDATE jobs SET {assignments}
+FROM (VALUES {rows}) AS item
+WHERE jobs.jobid = item.column1
+  AND jobs.status IN (SELECT value FROM json_each(item.column2))
+
 -- name: add_child
 -- Appends in the UPDATE itself (no read-modify-write), whatever the status: a completed
 -- parent still gets the jobs its buttons spawn. json() makes :child an array element rather
@@ -142,6 +153,15 @@ RETURNING last_id
 INSERT INTO deliveries (
     event_id, jobid, owner, url, event, body, created, next_attempt, expires, status
 ) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+ON CONFLICT (event_id) DO NOTHING
+
+-- name: insert_deliveries
+-- insert_delivery for many at once (sqlite/together.py): the store puts one "(?, ...)" per
+-- delivery, in DELIVERY_COLUMNS order, in place of {rows}. rowcount = deliveries inserted;
+-- fewer = an event id exists.
+INSERT INTO deliveries (
+    event_id, jobid, owner, url, event, body, created, next_attempt, expires, status
+) VALUES {rows}
 ON CONFLICT (event_id) DO NOTHING
 
 -- name: insert_attempt

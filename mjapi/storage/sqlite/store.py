@@ -57,6 +57,7 @@ from mjapi.storage.codec import (
 )
 from mjapi.storage.crypto import TokenCipher
 from mjapi.storage.delivery_codec import (
+    DELIVERY_COLUMNS,
     attempt_values,
     check_limit,
     check_reports,
@@ -65,9 +66,11 @@ from mjapi.storage.delivery_codec import (
 )
 from mjapi.storage.queries import Migration, load_migrations, load_queries
 from mjapi.storage.sqlite.attempts import AttemptRecorder, AttemptStatements
+from mjapi.storage.sqlite.together import SavesTogether, saves_together
 from mjapi.storage.sqlite.worker import (
     BatchStats,
     GroupCommit,
+    Keyed,
     SqliteWorker,
     transaction,
 )
@@ -152,7 +155,7 @@ class SqliteStore:
 
     async def insert_job(self, job: Job) -> None:
         params = job_values(job, JOB_FIELDS, time_to_text)
-        insert = self._writes.write(partial(_inserted, params))
+        insert = self._writes.write(Keyed(job.jobid, partial(_inserted, params)))
         if not await self._written.remember_if_written(job, insert):
             raise DuplicateKey(f"job {job.jobid} already exists")
 
@@ -169,8 +172,14 @@ class SqliteStore:
         if delivery is not None:
             check_reports(job, delivery)
             rows = _delivery_rows(delivery)
-        save = self._writes.write(partial(_save_job, _save_job_sql(fields), params, rows))
-        return await self._written.remember_if_written(job, save)
+        alone = partial(_save_job, _save_job_sql(fields), params, rows)
+        if rows is None:
+            write = Keyed(job.jobid, alone, _saves_together(fields), (params, None))
+        elif not rows[1]:
+            write = Keyed(job.jobid, alone, _saves_together(fields), (params, rows[0]))
+        else:  # a new delivery with attempts already (imported): rare enough to go alone
+            write = Keyed(job.jobid, alone)
+        return await self._written.remember_if_written(job, self._writes.write(write))
 
     async def unfinished_jobs(self, owner: int | None = None) -> list[Job]:
         params: dict[str, Any] = {"statuses": json.dumps(UNFINISHED_STATUSES)}
@@ -182,7 +191,7 @@ class SqliteStore:
 
     async def add_child(self, parent_jobid: str, child: Child) -> bool:
         params = {"jobid": parent_jobid, "child": child_to_json(child)}
-        add = self._writes.write(partial(_fetch, "add_child", params))
+        add = self._writes.write(Keyed(parent_jobid, partial(_fetch, "add_child", params)))
         return bool(await self._written.forget_after(parent_jobid, add))
 
     # -- accounts
@@ -373,6 +382,17 @@ def _save_job_sql(fields: tuple[str, ...]) -> str:
     columns = job_columns(fields)
     assignments = ", ".join(f"{column} = ?{n}" for n, column in enumerate(columns, start=3))
     return QUERIES["save_job"].format(assignments=assignments)
+
+
+@lru_cache(maxsize=256)
+def _saves_together(fields: tuple[str, ...]) -> SavesTogether:
+    """How saves writing ``fields`` run together in a batch (``sqlite/together.py``).
+
+    Kept per set of fields, like ``_save_job_sql``: equal objects put saves into one group.
+    """
+    columns = job_columns(fields)
+    insert = QUERIES["insert_deliveries"]
+    return saves_together(QUERIES["save_jobs"], columns, insert, len(DELIVERY_COLUMNS))
 
 
 def _delivery_rows(delivery: Delivery) -> DeliveryRows:

@@ -17,6 +17,12 @@ optimistically, with no statement of its own between its writes: a savepoint per
 cost two more ``execute`` calls each (two GIL hand-offs that delay the event loop), paid on
 every write to serve the rare one that fails. When one does fail, the batch is rolled back and
 run again in the same hop, each write in its own savepoint (see ``GroupCommit``'s docstring).
+
+Even one ``execute`` per write is too many under load: every sqlite3 step gives the GIL up and
+must take it back from the busy event loop, which can take a whole switch interval each time.
+A write may therefore say which row it changes (``Keyed``) and how it runs together with others
+of its kind (``Together``): the batch then runs such writes as one multi-row statement, a few
+hand-offs for hundreds of writes (``plan_batch`` says which, ``GroupCommit`` what that keeps).
 """
 
 from __future__ import annotations
@@ -24,14 +30,15 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 #: A function run in the worker thread: everything it does to the database goes through its
 #: one argument, the connection.
@@ -148,6 +155,70 @@ class BatchStats:
     writes: int = 0
     #: the most writes one transaction carried
     largest: int = 0
+    #: writes that ran together with others in one multi-row statement (``Together``)
+    merged: int = 0
+
+
+class Together(Protocol[T_co]):
+    """How writes of one kind run as one statement: equal objects mean "of one kind".
+
+    ``run`` gets the ``Keyed.row`` of each write, in call order, never two of one key, and
+    returns each write's value in that order -- or None when it cannot run them together (a
+    row the statement refused, a value it cannot carry). The batch then undoes whatever ``run``
+    did and runs each write alone, so ``run`` only needs to be right when it answers.
+    """
+
+    def run(self, rows: list[Any], conn: sqlite3.Connection) -> Sequence[T_co] | None: ...
+
+
+@dataclass(frozen=True, eq=False)
+class Keyed(Generic[T]):
+    """A write naming what it changes, so that a batch may run it out of call order.
+
+    Writes of different keys must commute (the store's keys are job ids); a batch keeps the
+    call order of writes of one key. Calling it runs it alone. With ``together`` set, the batch
+    may run it with other writes of the same ``together`` as one statement, given ``row``.
+    """
+
+    key: Hashable
+    alone: DbCall[T]
+    together: Together[T] | None = None
+    row: Any = None
+
+    def __call__(self, conn: sqlite3.Connection) -> T:
+        return self.alone(conn)
+
+
+def plan_batch(calls: list[DbCall[Any]]) -> list[list[int]]:
+    """The order a batch runs ``calls`` in: steps of indices into ``calls``.
+
+    A step of several indices is a group of writes to run together (one ``Together``); a step
+    of one index runs that call alone. A call that is no ``Keyed`` is a barrier: everything
+    before it runs before it, everything after it, after. Between barriers, writes go in
+    rounds: a write's round is one more than that of the last earlier write of its key, so a
+    round holds at most one write per key, the rounds run in order, and within a round the
+    writes of one ``Together`` form one group placed where its first write was.
+    """
+    steps: list[list[int]] = []
+    rounds: list[dict[object, list[int]]] = []
+    last_round: dict[Hashable, int] = {}
+    for index, call in enumerate(calls):
+        if not isinstance(call, Keyed):
+            steps += _steps_of(rounds)
+            rounds, last_round = [], {}
+            steps.append([index])
+            continue
+        round_number = last_round.get(call.key, -1) + 1
+        last_round[call.key] = round_number
+        if round_number == len(rounds):
+            rounds.append({})
+        group: object = ("alone", index) if call.together is None else call.together
+        rounds[round_number].setdefault(group, []).append(index)
+    return steps + _steps_of(rounds)
+
+
+def _steps_of(rounds: list[dict[object, list[int]]]) -> list[list[int]]:
+    return [indices for groups in rounds for indices in groups.values()]
 
 
 @dataclass
@@ -178,6 +249,12 @@ class GroupCommit:
     write, and a failed batch runs twice, but failures are rare (a constraint violation, a
     refused duplicate): the common batch pays nothing for them. ``stats.retried`` counts them.
 
+    In the optimistic run, ``Keyed`` writes may leave call order (``plan_batch``): writes of
+    different keys commute, and a group of writes of one ``Together`` runs as one statement in
+    its own savepoint. When the group's ``run`` cannot answer for every write, the savepoint is
+    undone and its writes run alone, right there. The careful run keeps call order and runs
+    every write alone. ``stats.merged`` counts the writes that ran together.
+
     Calls must therefore be safe to run twice: pure functions of the connection and their
     parameters, with no effect outside the database. The first run is rolled back entirely,
     so its database effects vanish, and only the second run's results reach the callers. The
@@ -195,8 +272,9 @@ class GroupCommit:
       caller of the batch gets that exception and nothing of the batch is stored;
     - a ``BaseException`` that is no ``Exception`` (``KeyboardInterrupt``) raised by a call is
       not retried: the batch is rolled back, its callers are cancelled, and it propagates;
-    - calls run in the order ``write`` was called, so two writes of one row behave as if
-      sequential; a caller cancelled before its batch started is left out of it.
+    - calls run in the order ``write`` was called, or in an order that comes to the same
+      (``Keyed``), so two writes of one row behave as if sequential; a caller cancelled
+      before its batch started is left out of it.
     """
 
     def __init__(self, worker: SqliteWorker, max_batch: int = MAX_BATCH) -> None:
@@ -286,23 +364,58 @@ def _write_batch(
     ``BaseException``) leaves the batch rolled back and is the whole batch's.
     """
     try:
-        return transaction(partial(_run_optimistically, calls))(conn)
+        return transaction(partial(_run_optimistically, calls, stats))(conn)
     except _WriteFailed:
         stats.retried += 1
         return transaction(partial(_run_in_savepoints, calls))(conn)
 
 
-def _run_optimistically(calls: list[DbCall[Any]], conn: sqlite3.Connection) -> list[Outcome]:
-    """Every call, nothing between them; the first that raises stops the batch."""
-    outcomes: list[Outcome] = []
-    for call in calls:
-        try:
-            outcomes.append((call(conn), None))
-        except Exception as error:
-            if not conn.in_transaction:
-                raise  # SQLite rolled the whole transaction back: the batch fails as one
-            raise _WriteFailed from error  # the batch is rolled back, to run in savepoints
+def _run_optimistically(
+    calls: list[DbCall[Any]], stats: BatchStats, conn: sqlite3.Connection
+) -> list[Outcome]:
+    """Every call in ``plan_batch``'s order, nothing between them; one that raises stops it."""
+    outcomes: list[Outcome] = [(None, None)] * len(calls)
+    for step in plan_batch(calls):
+        values = _run_together([calls[index] for index in step], conn)
+        if values is None:
+            values = [_run_alone(calls[index], conn) for index in step]
+        else:
+            stats.merged += len(step)
+        for index, value in zip(step, values, strict=True):
+            outcomes[index] = (value, None)
     return outcomes
+
+
+def _run_together(writes: list[DbCall[Any]], conn: sqlite3.Connection) -> Sequence[Any] | None:
+    """A group's values from its one ``Together`` run, or None (nothing of it left done).
+
+    Its own savepoint: the group's statement may have changed rows before it found that it
+    cannot answer for every write.
+    """
+    keyed = [write for write in writes if isinstance(write, Keyed)]
+    together = keyed[0].together if len(keyed) == len(writes) > 1 else None
+    if together is None:
+        return None  # a step of one write: it runs alone
+    conn.execute("SAVEPOINT together")
+    try:
+        values = together.run([write.row for write in keyed], conn)
+    except Exception:
+        if not conn.in_transaction:
+            raise  # SQLite rolled the whole transaction back: the batch fails as one
+        values = None
+    if values is None:
+        conn.execute("ROLLBACK TO together")
+    conn.execute("RELEASE together")
+    return values
+
+
+def _run_alone(call: DbCall[Any], conn: sqlite3.Connection) -> Any:
+    try:
+        return call(conn)
+    except Exception as error:
+        if not conn.in_transaction:
+            raise  # SQLite rolled the whole transaction back: the batch fails as one
+        raise _WriteFailed from error  # the batch is rolled back, to run in savepoints
 
 
 def _run_in_savepoints(calls: list[DbCall[Any]], conn: sqlite3.Connection) -> list[Outcome]:
