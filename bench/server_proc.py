@@ -9,6 +9,8 @@ code, for the scale benchmark:
   with its time, the job's ``replyRef``, status and progress (``GET /_bench/applied``): when
   an event from the simulator was applied and persisted;
 * the transport's event stream is wrapped to count the Discord events handed to the engine;
+* the wall time of each ``save_job`` is kept (``save_job_ms``: p50 / p99 / max since the last
+  ``?reset``), to tell how much of the event lag the store's writes are;
 * a 20 ms timer measures the event loop's lag;
 * ``gc.callbacks`` add up the time the garbage collector runs (``gc_seconds``);
 
@@ -23,9 +25,10 @@ import asyncio
 import gc
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
-from bench.common import LoopLag
+from bench.common import LoopLag, Summary
 
 #: store methods that change the database (the rest read); unknown names count as writes
 READ_PREFIXES = (
@@ -45,14 +48,38 @@ READ_PREFIXES = (
 JOB_WRITES = ("insert_job", "save_job")
 
 
+@dataclass
+class AppliedColumns:
+    """(replyRef, status, progress, epoch seconds) of every job write that succeeded."""
+
+    refs: list[str]
+    statuses: list[str]
+    progress: list[int | None]
+    times: list[float]
+
+    def add(self, ref: str, status: str, progress: int | None, at: float) -> None:
+        self.refs.append(ref)
+        self.statuses.append(status)
+        self.progress.append(progress)
+        self.times.append(at)
+
+    def rows(self) -> list[tuple[str, str, int | None, float]]:
+        return list(zip(self.refs, self.statuses, self.progress, self.times, strict=True))
+
+
 class Counters:
     def __init__(self) -> None:
         self.calls: dict[str, int] = {}
         self.seconds: dict[str, float] = {}
         self.events = 0
         self.lag = LoopLag()
-        #: (replyRef, status, progress, epoch seconds) of every job write that succeeded
-        self.applied: list[tuple[str, str, int | None, float]] = []
+        self.store: Any = None
+        #: seconds each save_job took, since the last reset
+        self.save_seconds: list[float] = []
+        #: kept as four columns of scalars, not a tuple per write: thousands of new tuples a
+        #: second would make the garbage collector run several times as often as in mjapi
+        #: alone (it counts container objects), and its pauses are part of what is measured
+        self.applied = AppliedColumns([], [], [], [])
         self.gc_seconds = 0.0
         self._gc_started = 0.0
         gc.callbacks.append(self._on_gc)
@@ -71,11 +98,25 @@ class Counters:
             "store_writes": sum(writes.values()),
             "events": self.events,
             "loop_lag_ms": self.lag.take(reset),
+            "save_job_ms": self._save_job_ms(reset),
+            "batches": self._batch_stats(),
             "gc_seconds": self.gc_seconds,
             "time": time.time(),
         }
 
+    def _save_job_ms(self, reset: bool) -> dict[str, float]:
+        summary = Summary.of_seconds(self.save_seconds)
+        if reset:
+            self.save_seconds = []
+        return {"n": summary.n, "p50": summary.p50, "p99": summary.p99, "max": summary.max}
+
+    def _batch_stats(self) -> dict[str, int]:
+        """The SQLite store's group-commit counters (``SqliteStore.batch_stats``), if any."""
+        stats = getattr(self.store, "batch_stats", None)
+        return {} if stats is None else dict(vars(stats))
+
     def wrap_store(self, store: Any) -> None:
+        self.store = store
         for name in dir(store):
             if name.startswith("_") or name in ("open", "close"):
                 continue
@@ -91,8 +132,11 @@ class Counters:
             try:
                 result = await method(*args, **kwargs)
             finally:
+                took = time.perf_counter() - started
                 self.calls[name] = self.calls.get(name, 0) + 1
-                self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
+                self.seconds[name] = self.seconds.get(name, 0.0) + took
+                if name == "save_job":
+                    self.save_seconds.append(took)
             if name in JOB_WRITES and result is not False and args:
                 self._applied(args[0])
             return result
@@ -105,7 +149,7 @@ class Counters:
         if ref:
             status = getattr(job, "status", None)
             status_name = str(getattr(status, "value", status))
-            self.applied.append((ref, status_name, getattr(job, "progress", None), time.time()))
+            self.applied.add(ref, status_name, getattr(job, "progress", None), time.time())
 
     def wrap_events(self, transport: Any) -> None:
         original = transport.events
@@ -163,7 +207,7 @@ def main() -> None:
             return JSONResponse(counters.snapshot("reset" in request.query_params))
 
         async def applied(request: Request) -> JSONResponse:
-            return JSONResponse(counters.applied)
+            return JSONResponse(counters.applied.rows())
 
         app.add_route("/_bench/stats", stats)
         app.add_route("/_bench/applied", applied)

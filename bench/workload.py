@@ -145,6 +145,28 @@ class DriveResult:
         spent = after["store_seconds"].get(method, 0) - before["store_seconds"].get(method, 0)
         return 1000.0 * float(spent) / calls if calls else math.nan
 
+    def batch_delta(self, key: str) -> float:
+        """Change over the window of a group-commit counter (SQLite's ``batch_stats``)."""
+        before, after = self.server_stats.get("before"), self.server_stats.get("after")
+        if not before or not after or key not in after.get("batches", {}):
+            return math.nan
+        return float(after["batches"][key] - before["batches"][key])
+
+    @property
+    def batching(self) -> str:
+        """Writes per group-commit batch, and the share of them run together, over the window."""
+        writes, batches = self.batch_delta("writes"), self.batch_delta("transactions")
+        if not batches > 0:
+            return "-"
+        merged = self.batch_delta("merged")
+        return f"{writes / batches:,.0f} ({100 * merged / writes:.0f} %)"
+
+    @property
+    def save_job_p99(self) -> float:
+        """p99 of one save_job's wall time over the window, ms."""
+        after = self.server_stats.get("after") or {}
+        return float(after.get("save_job_ms", {}).get("p99", math.nan))
+
     @property
     def server_loop_lag_p99(self) -> float:
         after = self.server_stats.get("after") or {}

@@ -13,7 +13,15 @@ followed walked the whole heap, modules and all.
 - ``gc.freeze()`` moves everything that exists at start (modules, classes, settings: most of
   the heap of a fresh process) out of the collector's sight for good;
 - young collections every ``YOUNG`` allocations instead of 700. Garbage without cycles is freed
-  at once as before; cyclic garbage waits a little longer (a few MB at most).
+  at once as before; cyclic garbage waits longer (tens of MB at most, and the server makes
+  little: at 3,000 jobs no young collection found any). A young collection stops the whole
+  process for as long as it takes to walk the young objects still alive, and at 3,000 jobs
+  that is most of the jobs' state (each event replaces a job's Job object, its buttons, its
+  attachments): measured 70-140 ms whether the threshold was 50,000 or 200,000, because the
+  count is of allocations minus deallocations. So a higher threshold makes the same pauses
+  rarer (at 3,000 jobs every ~50 s instead of every 6-10 s) -- and a lower one more frequent
+  without making them much shorter (5,000: 9 % of the time in the collector, pauses still up
+  to 76 ms). Those pauses were what set the event lag's p99 (bench/README.md, sixth pass).
 
 - the GIL's switch interval, ``SWITCH_INTERVAL`` instead of 5 ms. The SQLite store's thread
   gives the GIL up for every step of every statement and must take it back from the event
@@ -34,7 +42,7 @@ import gc
 import sys
 
 #: allocations (minus deallocations) between two collections of the youngest generation
-YOUNG = 50_000
+YOUNG = 200_000
 #: young collections between two collections of the middle generation
 MIDDLE = 20
 #: middle collections between two full ones (CPython adds its own 25 %-growth condition)

@@ -68,6 +68,7 @@ def test_both_dialects_have_the_same_migrations() -> None:
         (1, "init"),
         (2, "job_results_and_profiles"),
         (3, "webhook_outbox"),
+        (4, "drop_unused_job_indexes"),
     ]
 
 

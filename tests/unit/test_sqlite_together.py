@@ -24,7 +24,7 @@ from mjapi.domain.jobs import Attachment, Job, JobStatus, Seed
 from mjapi.errors import DuplicateKey
 from mjapi.storage.crypto import TokenCipher
 from mjapi.storage.sqlite import SqliteStore
-from mjapi.storage.sqlite.together import CHUNK_SIZES, chunks
+from mjapi.storage.sqlite.together import ROW_COUNTS, chunks
 from mjapi.storage.sqlite.worker import DbCall, GroupCommit, Keyed, SqliteWorker, plan_batch
 from tests.factories import make_delivery, make_job
 
@@ -87,15 +87,18 @@ def test_plain_calls_keep_their_order() -> None:
     assert plan_batch(calls) == [[0], [1], [2]]
 
 
-def test_chunks_cover_every_row_with_the_fewest_fixed_sizes() -> None:
+def test_a_group_takes_one_statement_of_the_smallest_size_that_holds_it() -> None:
     assert list(chunks(0)) == []
-    assert list(chunks(3)) == [(0, 2), (2, 1)]
-    assert list(chunks(500)) == [(0, 256), (256, 128), (384, 64), (448, 32), (480, 16), (496, 4)]
+    assert list(chunks(1)) == [(0, 1, 1)]
+    assert list(chunks(3)) == [(0, 3, 4)]
+    assert list(chunks(500)) == [(0, 500, 512)]
+    assert list(chunks(1100)) == [(0, 512, 512), (512, 512, 512), (1024, 76, 128)]
     for count in range(1, 1200):
         pieces = list(chunks(count))
-        assert [start for start, _ in pieces] == [0, *(s + n for s, n in pieces[:-1])]
-        assert sum(size for _, size in pieces) == count
-        assert all(size in CHUNK_SIZES for _, size in pieces)
+        assert [start for start, _, _ in pieces] == [0, *(s + n for s, n, _ in pieces[:-1])]
+        assert sum(rows for _, rows, _ in pieces) == count
+        assert all(size in ROW_COUNTS and rows <= size for _, rows, size in pieces)
+        assert all(size < 2 * rows for _, rows, size in pieces)
 
 
 # -- a GroupCommit with a Together, seen in the statements of its connection

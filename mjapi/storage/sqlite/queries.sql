@@ -55,7 +55,8 @@ WHERE jobid = ?1
 -- save_job for many jobs at once (sqlite/together.py), a template: the store puts
 -- "column = item.column3, ..." in place of {assignments} and one "(?, ?, ...)" per job in place
 -- of {rows}, each holding save_job's parameters (jobid, allowed statuses as a JSON array, the
--- values), at most one per job. rowcount = jobs changed; fewer than the rows = a change was
+-- values), at most one per job, then rows of NULLs to fill a fixed size (they match no job).
+-- rowcount = jobs changed; fewer than the rows = a change was
 -- refused (or a jobid unknown), and the store undoes the statement and saves them one by one.
 UPDATE jobs SET {assignments}
 FROM (VALUES {rows}) AS item
@@ -157,11 +158,13 @@ ON CONFLICT (event_id) DO NOTHING
 
 -- name: insert_deliveries
 -- insert_delivery for many at once (sqlite/together.py): the store puts one "(?, ...)" per
--- delivery, in DELIVERY_COLUMNS order, in place of {rows}. rowcount = deliveries inserted;
--- fewer = an event id exists.
+-- delivery, in DELIVERY_COLUMNS order, in place of {rows}, and rows of NULLs after them to
+-- fill a fixed size (skipped: no event id). rowcount = deliveries inserted; fewer = an event id
+-- exists. (The WHERE also tells SQLite's parser that ON CONFLICT is no join constraint.)
 INSERT INTO deliveries (
     event_id, jobid, owner, url, event, body, created, next_attempt, expires, status
-) VALUES {rows}
+)
+SELECT * FROM (VALUES {rows}) WHERE column1 IS NOT NULL
 ON CONFLICT (event_id) DO NOTHING
 
 -- name: insert_attempt

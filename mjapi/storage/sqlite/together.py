@@ -6,8 +6,9 @@ thread, every sqlite3 step of which gives the GIL up and must take it back from 
 loop (``gc_tuning``'s docstring). ``SavesTogether`` is the ``worker.Together`` for saves that
 write the same set of columns: their parameters go, bound as they would be alone, into
 ``save_jobs`` (UPDATE ... FROM a VALUES list) and their callbacks into ``insert_deliveries``
-(one INSERT with a VALUES list), in chunks of fixed sizes (``chunks``) so that a handful of
-prepared statements serves any group.
+(one INSERT with a VALUES list): one statement each for a whole group, its VALUES list padded
+to one of a few fixed sizes (``ROW_COUNTS``) so that a handful of prepared statements serves
+any group. Each statement is a few GIL hand-offs, whatever its number of rows.
 
 Bound values, not a JSON array for json_each: nothing is encoded twice (a callback's body is a
 long JSON text already), and every value reaches its column exactly as it would alone -- texts
@@ -30,9 +31,11 @@ from typing import Any
 #: new delivery's row (DELIVERY_COLUMNS order), or None without a callback.
 SaveRow = tuple[Sequence[Any], Sequence[Any] | None]
 
-#: Rows per statement, largest first: a group of n saves takes one statement per bit set in n
-#: (at most 9 for a batch of 500), and each (columns, size) is prepared once.
-CHUNK_SIZES = (256, 128, 64, 32, 16, 8, 4, 2, 1)
+#: Rows per statement: a group of n saves fills the smallest size >= n, the rest of its rows
+#: NULL (they match no job and insert nothing), so that every group takes one statement per
+#: table and each (columns, size) is prepared once. Larger groups (group commit's batches stop
+#: at 500 writes) take several statements of the largest size.
+ROW_COUNTS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 
 
 @dataclass(frozen=True)
@@ -72,22 +75,23 @@ def saves_together(
     return SavesTogether(update, len(columns) + 2, insert, delivery_width)
 
 
-def chunks(count: int) -> Iterator[tuple[int, int]]:
-    """(start, size) pieces of ``count`` rows, sizes from CHUNK_SIZES, largest first."""
-    start = 0
-    for size in CHUNK_SIZES:
-        while count - start >= size:
-            yield start, size
-            start += size
+def chunks(count: int) -> Iterator[tuple[int, int, int]]:
+    """(start, rows, size): ``count`` rows as statements of ROW_COUNTS sizes, each holding
+    ``rows`` real rows from ``start`` and ``size - rows`` rows of NULLs."""
+    largest = ROW_COUNTS[-1]
+    for start in range(0, count, largest):
+        rows = min(largest, count - start)
+        yield start, rows, next(size for size in ROW_COUNTS if size >= rows)
 
 
 def _all_changed(
     conn: sqlite3.Connection, template: str, width: int, rows: Sequence[Sequence[Any]]
 ) -> bool:
-    """Whether ``template`` run over ``rows``, chunk by chunk, changed one row per row."""
-    for start, size in chunks(len(rows)):
-        params = [value for row in rows[start : start + size] for value in row]
-        if conn.execute(_with_rows(template, width, size), params).rowcount != size:
+    """Whether ``template`` run over ``rows`` changed one row per row."""
+    for start, count, size in chunks(len(rows)):
+        params = [value for row in rows[start : start + count] for value in row]
+        params += [None] * (width * (size - count))
+        if conn.execute(_with_rows(template, width, size), params).rowcount != count:
             return False
     return True
 
