@@ -9,8 +9,11 @@ batches, never inside another caller's transaction. ``batch_stats`` counts the b
 benchmarks).
 
 ``save_job`` writes only the columns that changed since this store last wrote the job
-(``codec.WrittenJobs`` remembers that version; group commit runs writes in call order, which
-is what makes a full write enough while another write of the job is in flight). The UPDATE
+(``codec.WrittenJobs`` remembers that version; group commit runs the writes of one job in call
+order, which is what makes a full write enough while another write of the job is in flight).
+Under load a batch runs the saves that write the same columns together, as one multi-row UPDATE
+and one multi-row INSERT of their callbacks (``sqlite/together.py``): every write names its job
+(``worker.Keyed``), so writes of different jobs may be reordered, never two of one job. The UPDATE
 for each set of columns is built once from the ``save_job`` template and kept, and sqlite3
 keeps each prepared. Parameters of the hot statements are positional tuples, encoded in the
 event loop before the write is queued. The hot statements return no rows (``rowcount`` tells
