@@ -191,6 +191,19 @@ async def test_a_group_whose_statement_fails_gives_each_write_its_own_outcome(
     assert await traced.keys() == ["a", "b", "c"]
 
 
+async def test_a_group_of_a_batch_run_again_does_not_count_as_run_together(
+    traced: Traced,
+) -> None:
+    """A later write fails: the batch is rolled back and rerun write by write, group included."""
+    group = (traced.commit.write(Keyed(k, partial(insert, k), InsertAll(), k)) for k in "ab")
+    again = traced.commit.write(partial(insert, "a"))  # a barrier, after the group: it fails
+    results = await asyncio.gather(*group, again, return_exceptions=True)
+
+    assert results[:2] == ["a", "b"] and isinstance(results[2], sqlite3.IntegrityError)
+    assert (traced.commit.stats.retried, traced.commit.stats.merged) == (1, 0)
+    assert await traced.keys() == ["a", "b"]
+
+
 # -- the store: saves run together
 
 

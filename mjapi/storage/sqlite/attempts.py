@@ -15,7 +15,11 @@ by one, each in its own savepoint, in the order they were recorded.
 
 In a group-commit batch the attempts' write may run before or after job saves queued around it
 (``worker.Keyed``, one key for all attempt writes): it changes only deliveries that existed when
-their callbacks were sent, hence committed before, and a save only inserts new ones.
+their callbacks were sent, hence committed before, and a save only inserts new ones. That is
+``record_attempt``'s precondition -- an attempt of a delivery whose ``save_job`` has returned --
+and the outbox's order (it learns of a delivery from the save that stored it). An attempt of a
+delivery still being saved may find no delivery (NotFound), as it might have before when it
+joined an attempts write queued ahead of that save.
 
 Thread safety: the loop thread adds attempts while the write waits in the queue; the database
 thread closes the batch when the write runs. A lock makes "added" and "closed" exclusive, so an

@@ -254,6 +254,9 @@ class SqliteStore:
     ) -> None:
         """Recorded together with the attempts recorded meanwhile (``sqlite/attempts.py``).
 
+        For a delivery already stored: its ``save_job`` has returned (a batch may run the
+        attempts before saves queued around them).
+
         A caller cancelled after calling does not take its attempt back: the attempt happened,
         and it is written with the others.
         """

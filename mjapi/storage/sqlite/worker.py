@@ -178,6 +178,10 @@ class Keyed(Generic[T]):
     Writes of different keys must commute (the store's keys are job ids); a batch keeps the
     call order of writes of one key. Calling it runs it alone. With ``together`` set, the batch
     may run it with other writes of the same ``together`` as one statement, given ``row``.
+
+    The key is the writer's promise: a write whose outcome could depend on a write of another
+    key queued in the same batch must not be ``Keyed`` that way (an unkeyed call keeps its
+    place exactly).
     """
 
     key: Hashable
@@ -364,26 +368,32 @@ def _write_batch(
     ``BaseException``) leaves the batch rolled back and is the whole batch's.
     """
     try:
-        return transaction(partial(_run_optimistically, calls, stats))(conn)
+        outcomes, merged = transaction(partial(_run_optimistically, calls))(conn)
     except _WriteFailed:
         stats.retried += 1
         return transaction(partial(_run_in_savepoints, calls))(conn)
+    stats.merged += merged  # only once committed: a batch run again merges nothing
+    return outcomes
 
 
 def _run_optimistically(
-    calls: list[DbCall[Any]], stats: BatchStats, conn: sqlite3.Connection
-) -> list[Outcome]:
-    """Every call in ``plan_batch``'s order, nothing between them; one that raises stops it."""
+    calls: list[DbCall[Any]], conn: sqlite3.Connection
+) -> tuple[list[Outcome], int]:
+    """Every call in ``plan_batch``'s order, nothing between them; one that raises stops it.
+
+    Also how many of them ran together.
+    """
     outcomes: list[Outcome] = [(None, None)] * len(calls)
+    merged = 0
     for step in plan_batch(calls):
         values = _run_together([calls[index] for index in step], conn)
         if values is None:
             values = [_run_alone(calls[index], conn) for index in step]
         else:
-            stats.merged += len(step)
+            merged += len(step)
         for index, value in zip(step, values, strict=True):
             outcomes[index] = (value, None)
-    return outcomes
+    return outcomes, merged
 
 
 def _run_together(writes: list[DbCall[Any]], conn: sqlite3.Connection) -> Sequence[Any] | None:
