@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
@@ -23,8 +22,9 @@ from cryptography.fernet import Fernet
 from mjapi.domain.jobs import Child, Job, JobStatus
 from mjapi.storage.crypto import TokenCipher
 from mjapi.storage.sqlite import SqliteStore
-from mjapi.storage.sqlite.worker import MAX_BATCH, GroupCommit, SqliteWorker
+from mjapi.storage.sqlite.worker import MAX_BATCH
 from tests.factories import make_delivery, make_job
+from tests.sqlite_traced import Traced, traced_commit
 
 T = TypeVar("T")
 
@@ -221,36 +221,10 @@ async def test_close_commits_the_writes_already_queued(tmp_path: Path) -> None:
 # -- how a batch runs, seen in the statements of a GroupCommit's own connection
 
 
-@dataclass
-class Traced:
-    """A GroupCommit on a table ``t`` of unique keys, and every statement its connection ran."""
-
-    worker: SqliteWorker
-    commit: GroupCommit
-    statements: list[str] = field(default_factory=list)
-
-    async def keys(self) -> list[str]:
-        rows = await self.worker.run(
-            lambda conn: conn.execute("SELECT k FROM t ORDER BY k").fetchall()
-        )
-        return [row["k"] for row in rows]
-
-
 @pytest.fixture
 async def traced(tmp_path: Path) -> AsyncIterator[Traced]:
-    statements: list[str] = []
-
-    def setup(conn: sqlite3.Connection) -> None:
-        conn.execute("CREATE TABLE t (k TEXT PRIMARY KEY)")
-        conn.execute("INSERT INTO t VALUES ('taken')")
-        conn.set_trace_callback(statements.append)
-
-    worker = SqliteWorker(tmp_path / "traced.sqlite3")
-    await worker.open(setup)
-    try:
-        yield Traced(worker, GroupCommit(worker), statements)
-    finally:
-        await worker.close()
+    async with traced_commit(tmp_path / "traced.sqlite3", "taken") as commit:
+        yield commit
 
 
 def insert(key: str, conn: sqlite3.Connection) -> str:

@@ -12,7 +12,7 @@ import asyncio
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -25,8 +25,9 @@ from mjapi.errors import DuplicateKey
 from mjapi.storage.crypto import TokenCipher
 from mjapi.storage.sqlite import SqliteStore
 from mjapi.storage.sqlite.together import ROW_COUNTS, chunks
-from mjapi.storage.sqlite.worker import DbCall, GroupCommit, Keyed, SqliteWorker, plan_batch
+from mjapi.storage.sqlite.worker import DbCall, Keyed, plan_batch
 from tests.factories import make_delivery, make_job
+from tests.sqlite_traced import Traced, traced_commit
 
 # -- plan_batch
 
@@ -120,42 +121,23 @@ def insert(key: str, conn: sqlite3.Connection) -> str:
     return key
 
 
-@dataclass
-class Traced:
-    worker: SqliteWorker
-    commit: GroupCommit
-    statements: list[str] = field(default_factory=list)
-
-    async def write_all(self, keys: Sequence[str], kind: InsertAll) -> list[object]:
-        writes = (self.commit.write(Keyed(k, partial(insert, k), kind, k)) for k in keys)
-        return await asyncio.gather(*writes, return_exceptions=True)
-
-    async def keys(self) -> list[str]:
-        rows = await self.worker.run(lambda c: c.execute("SELECT k FROM t ORDER BY k").fetchall())
-        return [row["k"] for row in rows]
+async def write_all(traced: Traced, keys: Sequence[str], kind: InsertAll) -> list[object]:
+    """Each key written by ``insert`` as a Keyed write of ``kind``, concurrently: one batch."""
+    writes = (traced.commit.write(Keyed(k, partial(insert, k), kind, k)) for k in keys)
+    return await asyncio.gather(*writes, return_exceptions=True)
 
 
 @pytest.fixture
 async def traced(tmp_path: Path) -> AsyncIterator[Traced]:
-    statements: list[str] = []
-
-    def setup(conn: sqlite3.Connection) -> None:
-        conn.execute("CREATE TABLE t (k TEXT PRIMARY KEY)")
-        conn.set_trace_callback(statements.append)
-
-    worker = SqliteWorker(tmp_path / "traced.sqlite3")
-    await worker.open(setup)
-    try:
-        yield Traced(worker, GroupCommit(worker), statements)
-    finally:
-        await worker.close()
+    async with traced_commit(tmp_path / "traced.sqlite3") as commit:
+        yield commit
 
 
 GROUP_INSERT = """INSERT INTO t SELECT value FROM json_each('["a", "b", "c"]')"""
 
 
 async def test_a_group_runs_as_one_statement_in_a_savepoint(traced: Traced) -> None:
-    assert await traced.write_all("abc", InsertAll()) == ["a", "b", "c"]
+    assert await write_all(traced, "abc", InsertAll()) == ["a", "b", "c"]
     assert traced.statements == [
         "BEGIN IMMEDIATE",
         *("SAVEPOINT together", GROUP_INSERT, "RELEASE together"),
@@ -168,7 +150,7 @@ async def test_a_group_runs_as_one_statement_in_a_savepoint(traced: Traced) -> N
 async def test_a_group_that_cannot_answer_is_undone_and_its_writes_run_alone(
     traced: Traced,
 ) -> None:
-    assert await traced.write_all("abc", InsertAll(refuse="b")) == ["a", "b", "c"]
+    assert await write_all(traced, "abc", InsertAll(refuse="b")) == ["a", "b", "c"]
     assert traced.statements == [
         "BEGIN IMMEDIATE",
         *("SAVEPOINT together", GROUP_INSERT, "ROLLBACK TO together", "RELEASE together"),
@@ -183,7 +165,7 @@ async def test_a_group_whose_statement_fails_gives_each_write_its_own_outcome(
     traced: Traced,
 ) -> None:
     await traced.worker.run(lambda c: c.execute("INSERT INTO t VALUES ('b')"))
-    results = await traced.write_all("abc", InsertAll())
+    results = await write_all(traced, "abc", InsertAll())
 
     assert results[0] == "a" and results[2] == "c"
     assert isinstance(results[1], sqlite3.IntegrityError)
