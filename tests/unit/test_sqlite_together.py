@@ -4,6 +4,9 @@
 Then a ``GroupCommit`` of its own with a ``Together`` on a table ``t``, seen through the
 statements its connection traces; then the store, where saves run together must leave exactly
 what the same saves leave run one at a time, and each caller must still get its own answer.
+(A callback whose event id exists, in a group, is the contract suite's
+``test_a_callback_that_cannot_be_stored_undoes_only_its_own_change``: on SQLite its saves run
+together.)
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ import pytest
 from cryptography.fernet import Fernet
 
 from mjapi.domain.jobs import Attachment, Job, JobStatus, Seed
-from mjapi.errors import DuplicateKey
 from mjapi.storage.crypto import TokenCipher
 from mjapi.storage.sqlite import SqliteStore
 from mjapi.storage.sqlite.together import ROW_COUNTS, chunks
@@ -276,24 +278,6 @@ async def test_a_refused_save_in_a_group_is_refused_alone_and_keeps_no_callback(
     }
     stored = await store.get_job(jobs[2].jobid)
     assert stored == jobs[2].evolve(status=JobStatus.COMPLETED)
-
-
-async def test_a_callback_whose_event_id_exists_fails_only_its_own_save(
-    store: SqliteStore,
-) -> None:
-    jobs = await started(store, 4)
-    assert await store.save_job(jobs[0], make_delivery(jobs[0], "evt-taken"))
-    changed = [progressed(job, 7) for job in jobs[1:]]
-    event_ids = ["evt-1", "evt-taken", "evt-3"]
-
-    saves = (
-        store.save_job(j, make_delivery(j, e)) for j, e in zip(changed, event_ids, strict=True)
-    )
-    results = await asyncio.gather(*saves, return_exceptions=True)
-    assert results[0] is True and results[2] is True
-    assert isinstance(results[1], DuplicateKey)
-    assert await store.get_job(changed[1].jobid) == jobs[2].evolve(status=JobStatus.CREATED)
-    assert await store.get_job(changed[0].jobid) == changed[0]
 
 
 async def test_saves_of_one_job_among_others_apply_in_call_order(store: SqliteStore) -> None:
