@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from mjapi import __version__
 from mjapi.api import errors
+from mjapi.api.fast_path import MjapiApp
 from mjapi.api.ratelimit import RequestLimiter
 from mjapi.api.routes import accounts, health, jobs, webhooks
 from mjapi.api.token_cache import TokenCache
@@ -130,7 +131,7 @@ def create_app(
             app.state.store, app.state.engine, app.state.outbox = store, engine, outbox
             yield
 
-    app = FastAPI(
+    app = MjapiApp(
         title="mjapi",
         version=__version__,
         description="Self-hosted, useapi.net-compatible Midjourney API v2.",

@@ -45,8 +45,9 @@ def app_store(request: Request) -> Store:
     return store
 
 
-#: Where ``get_caller`` keeps its answer in the request's scope.
-_CALLER = "mjapi.caller"
+#: Where ``get_caller`` keeps its answer in the request's scope (the fast path of
+#: ``api.fast_path`` puts it there too, for a request it hands on after taking its rate token).
+CALLER_KEY = "mjapi.caller"
 
 
 async def get_caller(request: Request) -> int:
@@ -56,17 +57,25 @@ async def get_caller(request: Request) -> int:
     dependencies that declare it, and routes that call it directly (to skip dependency solving)
     find it in the scope, so that a request never takes two tokens from the rate limiter.
     """
-    caller: int | None = request.scope.get(_CALLER)
+    caller: int | None = request.scope.get(CALLER_KEY)
     if caller is None:
-        caller = request.scope[_CALLER] = await _check_caller(request)
+        caller = request.scope[CALLER_KEY] = await _check_caller(request)
     return caller
 
 
-async def _check_caller(request: Request) -> int:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+def bearer_token(authorization: str) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header's value; None for anything else."""
+    scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def _check_caller(request: Request) -> int:
+    token = bearer_token(request.headers.get("authorization", ""))
+    if token is None:
         raise Unauthorized()
-    owner = await _owner(request, hash_token(token.strip()))
+    owner = await _owner(request, hash_token(token))
     if owner is None:
         raise Unauthorized()
     limiter: RequestLimiter = request.app.state.limiter
