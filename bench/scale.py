@@ -8,11 +8,8 @@ slots (3,000 jobs: 200 accounts); N jobs are kept running (``bench.workload``), 
 on, like a useapi client; ``--no-callbacks`` measures without them). The server is
 ``bench.server_proc --instrument`` (``mjapi serve`` plus counters). Over the measurement window:
 
-* CPU: the server process's user + system time over wall time (100 % = one core busy), and
-  that of its child making the callbacks' HTTP exchanges (``mjapi.net.post_process``); the
-  growth table's "server CPU" is the two together;
-* peak RSS: the server's VmHWM (``/proc/<pid>/status``) at the end of the run plus its
-  callbacks' process's (the sum of two peaks: at least their peak together);
+* CPU: the server process's user + system time over wall time (100 % = one core busy);
+* peak RSS: the server's VmHWM (``/proc/<pid>/status``) at the end of the run;
 * event lag: simulator emitted a job message -> mjapi's engine applied it (the job's ``updated``,
   read from the callbacks; ms resolution); every message emitted in the window counts;
 * store write rate: calls of the store's writing methods per second (counted in the server).
@@ -40,8 +37,7 @@ def rows(results: list[DriveResult]) -> list[list[str]]:
                 str(r.accounts),
                 f"{mean(r.concurrency):,.0f} (p5 {low(r.concurrency):,.0f})",
                 fmt(r.cpu.get("server"), 0),
-                fmt(r.cpu.get("callbacks", 0.0), 0),
-                fmt(r.peak_rss_mb, 0),
+                fmt(r.server_peak_rss_mb, 0),
                 *r.event_lag.cells(),
                 fmt(r.rate("store_writes"), 0),
                 fmt(r.store_ms("save_job"), 2),
@@ -71,8 +67,8 @@ def growth(results: list[DriveResult]) -> list[list[str]]:
         out.append(
             [
                 f"{r.config.jobs:,} (x{jobs:.1f})",
-                ratio(r.mjapi_cpu, base.mjapi_cpu),
-                ratio(r.peak_rss_mb, base.peak_rss_mb),
+                ratio(r.cpu.get("server"), base.cpu.get("server")),
+                ratio(r.server_peak_rss_mb, base.server_peak_rss_mb),
                 ratio(r.event_lag.p99, base.event_lag.p99),
                 ratio(r.rate("store_writes"), base.rate("store_writes")),
             ]
@@ -87,8 +83,8 @@ def targets(results: list[DriveResult]) -> list[list[str]]:
             [
                 f"peak RSS at {r.config.jobs:,} jobs",
                 f"<= {RSS_TARGET_MB:.0f} MB",
-                f"{r.peak_rss_mb:.0f} MB",
-                verdict(r.peak_rss_mb <= RSS_TARGET_MB),
+                f"{r.server_peak_rss_mb:.0f} MB",
+                verdict(r.server_peak_rss_mb <= RSS_TARGET_MB),
             ]
         )
         out.append(
@@ -117,8 +113,7 @@ def report(results: list[DriveResult]) -> str:
             "accounts",
             "running (mean)",
             "server CPU %",
-            "callbacks process CPU %",
-            "peak RSS MB (server + callbacks process)",
+            "server peak RSS MB",
             "event lag p50 ms",
             "event lag p99 ms",
             "event lag max ms",

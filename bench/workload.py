@@ -43,7 +43,6 @@ from bench.common import (
     HookServer,
     HttpConn,
     Summary,
-    children,
     finish_profiler,
     memory_kb,
     open_notice_receiver,
@@ -123,24 +122,11 @@ class DriveResult:
     others_cpu: float
     server_rss_mb: float
     server_peak_rss_mb: float
-    #: the server's child that makes the callbacks' HTTP exchanges (0 when there is none)
-    callbacks_peak_rss_mb: float
     server_stats: dict[str, Any]
     sim_stats: dict[str, Any]
     notices: int
     callbacks: int
     callback_connections: int
-
-    @property
-    def peak_rss_mb(self) -> float:
-        """The server's peak RSS with its callbacks' process's (an upper bound of the two's
-        peak together)."""
-        return self.server_peak_rss_mb + self.callbacks_peak_rss_mb
-
-    @property
-    def mjapi_cpu(self) -> float:
-        """CPU of mjapi's processes: the server and its callbacks' process."""
-        return self.cpu.get("server", math.nan) + self.cpu.get("callbacks", 0.0)
 
     def rate(self, key: str) -> float:
         """Per-second rate of a cumulative server counter over the window."""
@@ -364,10 +350,6 @@ class Driver:
     async def _measure(self) -> DriveResult:
         stack = self.stack
         pids = {"server": stack.server.pid, "simulator": stack.sim.pid, "bench": os.getpid()}
-        # the callbacks' process starts with the first callback, before the window
-        callbacks_pid = next(iter(children(stack.server.pid)), None)
-        if callbacks_pid is not None:
-            pids["callbacks"] = callbacks_pid
         cpu = CpuWindow(pids)
         server_before = await _stats(self._server_conn, reset=True)
         await _stats(self._sim_conn, reset=True)
@@ -388,7 +370,6 @@ class Driver:
         server_after = await _stats(self._server_conn, reset=False)
         sim_after = await _stats(self._sim_conn, reset=False)
         memory = memory_kb(stack.server.pid)
-        callbacks_memory = memory_kb(callbacks_pid) if callbacks_pid is not None else {}
         # results emitted at the end of the window are still being polled and called back
         self.polling_until = ended + GRACE
         await asyncio.sleep(GRACE)
@@ -411,7 +392,6 @@ class Driver:
             others_cpu=cpu.others_percent,
             server_rss_mb=memory.get("VmRSS", 0) / 1024,
             server_peak_rss_mb=memory.get("VmHWM", 0) / 1024,
-            callbacks_peak_rss_mb=callbacks_memory.get("VmHWM", 0) / 1024,
             server_stats={"before": server_before, "after": server_after},
             sim_stats=sim_after,
             notices=self.notices,

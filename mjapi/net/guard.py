@@ -78,11 +78,6 @@ class UrlGuard:
         self.allow_private = allow_private
         self._resolve = resolver
 
-    @property
-    def system_resolved(self) -> bool:
-        """Whether names are resolved by the system (not by a resolver a test put in)."""
-        return self._resolve is system_resolver
-
     async def check(self, url: str) -> None:
         """Raise ``Refused`` unless ``url`` is http(s) and every address of its host is allowed."""
         target = target_of(url)

@@ -23,7 +23,6 @@ from mjapi.net.addresses import Address
 from mjapi.net.dial import Dial, DialBackend, open_tcp
 from mjapi.net.guard import ResolutionFailed, UrlGuard
 from mjapi.net.h1 import KeepAliveClient
-from mjapi.net.post_process import ProcessPoster
 
 SocketOptions = Iterable[Any]
 
@@ -199,12 +198,6 @@ class Outbound:
         transport = GuardedTransport(self.guard, dial=self.dial, limits=limits)
         return httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False)
 
-    def poster(self, max_idle: int) -> KeepAliveClient | ProcessPoster:
-        """The callbacks' client, keeping up to ``max_idle`` idle connections per receiver.
-
-        Its exchanges run in a child process (``post_process``) when the child can reproduce
-        this guard and dial (the system's resolver, plain TCP), in this process otherwise.
-        """
-        if self.dial is open_tcp and self.guard.system_resolved:
-            return ProcessPoster(allow_private=self.guard.allow_private, max_idle=max_idle)
+    def poster(self, max_idle: int) -> KeepAliveClient:
+        """The callbacks' client, keeping up to ``max_idle`` idle connections per receiver."""
         return KeepAliveClient(self.guard, dial=self.dial, max_idle=max_idle)
