@@ -7,6 +7,9 @@ The two exchanges must be equal, and for reads the fast path can answer, it must
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
 
 from mjapi.api.fast_path import MjapiApp, job_read
@@ -45,6 +49,9 @@ class Served:
 
     def auth(self, token: str | None = None) -> list[tuple[bytes, bytes]]:
         return [(b"authorization", f"Bearer {token or self.token}".encode())]
+
+    def auth_header(self) -> tuple[str, str]:
+        return "Authorization", f"Bearer {self.token}"
 
 
 @asynccontextmanager
@@ -201,3 +208,35 @@ async def test_a_read_handed_to_the_route_takes_one_rate_limit_token(tmp_path: P
         )
         assert status_of(refused) == 429
         assert (b"retry-after", b"1000") in refused[0]["headers"]
+
+
+async def test_a_read_answered_by_the_fast_path_has_its_access_log_line(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    """uvicorn writes the line when the answer starts, whoever sends it: the fast path too."""
+    await cache_the_token(served)
+    done = await stored(served, "40", status=JobStatus.COMPLETED)
+    assert await job_read(served.app, scope_of(f"jobid={done.jobid}".encode(), served.auth()))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    # A second server on the running app (lifespan off: the first one started it), with
+    # uvicorn's access log on as ``mjapi serve`` has it.
+    config = uvicorn.Config(served.app, lifespan="off", log_config=None, access_log=True)
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:  # noqa: ASYNC110 (uvicorn has no event for it)
+            await asyncio.sleep(0.01)
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/v2/jobs/"
+        with caplog.at_level(logging.INFO, logger="uvicorn.access"):
+            async with httpx.AsyncClient() as client:
+                reply = await client.get(
+                    url, params={"jobid": done.jobid}, headers=dict([served.auth_header()])
+                )
+        assert reply.status_code == 200
+    finally:
+        server.should_exit = True
+        await serving
+        sock.close()
+    lines = [r.getMessage() for r in caplog.records if r.name == "uvicorn.access"]
+    assert len(lines) == 1 and '"GET /v2/jobs/?jobid=' in lines[0] and lines[0].endswith(" 200")
