@@ -192,7 +192,7 @@ def main() -> None:
     from starlette.requests import Request
     from starlette.responses import JSONResponse
 
-    from mjapi import gc_tuning, logs
+    from mjapi import cli, gc_tuning, logs
     from mjapi.app import create_app
     from mjapi.settings import Settings
 
@@ -212,8 +212,15 @@ def main() -> None:
         app.add_route("/_bench/stats", stats)
         app.add_route("/_bench/applied", applied)
     gc_tuning.tune_for_server()  # as ``mjapi serve`` does, after building the app
-    # what ``mjapi serve`` does: uvicorn.run(app, host=..., port=..., log_config=None)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None)
+    # what ``mjapi serve`` does: uvicorn.run(app, **uvicorn_options(settings)); an mjapi from
+    # before ``uvicorn_options`` (``--src``) ran uvicorn with these arguments
+    options = getattr(cli, "uvicorn_options", None)
+    kwargs = (
+        options(settings)
+        if options is not None
+        else {"host": settings.host, "port": settings.port, "log_config": None}
+    )
+    config = uvicorn.Config(app, **kwargs)
     server = uvicorn.Server(config)
 
     async def serve() -> None:

@@ -50,15 +50,20 @@ def serve(
     logs.configure(settings.log_level)
     app = create_app(settings)
     gc_tuning.tune_for_server()
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=settings.access_log,
+    uvicorn.run(app, **uvicorn_options(settings))
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How ``mjapi serve`` runs uvicorn (``bench.server_proc`` runs it the same way)."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "access_log": settings.access_log,
+        "timeout_keep_alive": settings.keep_alive,
         # SIGTERM: stop accepting, give requests this long, then the lifespan stores the rest.
-        timeout_graceful_shutdown=max(1, round(settings.shutdown_grace)),
-    )
+        "timeout_graceful_shutdown": max(1, round(settings.shutdown_grace)),
+    }
 
 
 @app.command()

@@ -90,11 +90,18 @@ class Settings(BaseSettings):
         description="Let replyUrl, blendUrls and describeUrl reach private, loopback and other "
         "non-public addresses (development and tests only: it opens the door to SSRF).",
     )
+    keep_alive: float = Field(
+        default=75.0,
+        description="Seconds an idle client connection stays open for its next request. Longer "
+        "than uvicorn's 5 s: a client waiting for its job between requests keeps its connection, "
+        "and a busy server takes only one new connection per event-loop turn (libuv), so "
+        "reconnecting clients queue up behind each other.",
+    )
     log_level: str = Field(default="INFO", description="Python logging level.")
     access_log: bool = Field(
         default=True,
         description="One INFO line per HTTP request (client, method, path, status). It is "
-        "15-20 % of the server's time on a GET /v2/jobs/?jobid=; turn it off when a reverse "
+        "about 20 % of the server's time on a GET /v2/jobs/?jobid=; turn it off when a reverse "
         "proxy logs requests already.",
     )
 
