@@ -11,8 +11,6 @@ import asyncio
 import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,65 +20,31 @@ import uvicorn
 from fastapi import FastAPI
 
 from mjapi.api.fast_path import MjapiApp, job_read
-from mjapi.app import create_app
-from mjapi.clock import Clock, SystemClock
 from mjapi.domain.jobs import Job, JobStatus
-from mjapi.domain.tokens import hash_token, new_token
-from mjapi.settings import Settings
-from mjapi.storage.base import ApiToken, Store
-from mjapi.transports.base import Transport
 from tests.factories import make_job
-from tests.fakes import FakeTransport
-from tests.servers import serve_asgi
+from tests.integration.api_rig import OWNER, ApiRig, api_rig
 
-OWNER = 1
 OTHER = 2
 
 AsgiCall = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
 
-@dataclass
-class Served:
-    app: MjapiApp
-    client: httpx.AsyncClient
-    store: Store
-    token: str
-    channel: str
-
-    def auth(self, token: str | None = None) -> list[tuple[bytes, bytes]]:
-        return [(b"authorization", f"Bearer {token or self.token}".encode())]
-
-    def auth_header(self) -> tuple[str, str]:
-        return "Authorization", f"Bearer {self.token}"
+Served = ApiRig
 
 
-@asynccontextmanager
-async def served_app(tmp_path: Path, **settings: Any) -> AsyncIterator[Served]:
-    fake = FakeTransport()
+def app_of(served: Served) -> MjapiApp:
+    assert isinstance(served.app, MjapiApp)
+    return served.app
 
-    def factory(settings: Settings, clock: Clock) -> Transport:
-        return fake
 
-    app = create_app(
-        Settings(data_dir=tmp_path, ack_timeout=2, **settings), transport_factory=factory
-    )
-    assert isinstance(app, MjapiApp)
-    async with serve_asgi(app) as base_url:
-        store: Store = app.state.store
-        token = new_token(await store.next_user_id())
-        await store.add_token(ApiToken(hash_token(token), OWNER, SystemClock().now()))
-        headers = {"Authorization": f"Bearer {token}"}
-        async with httpx.AsyncClient(base_url=base_url, headers=headers) as client:
-            added = await client.post(
-                "/v2/account/midjourney", json={"discord": "fake-token-0123456789", "maxJobs": 3}
-            )
-            assert added.status_code == 201, added.text
-            yield Served(app, client, store, token, added.json()["channel"])
+def auth(served: Served) -> list[tuple[bytes, bytes]]:
+    """The user's token as an ASGI header."""
+    return [(b"authorization", f"Bearer {served.token}".encode())]
 
 
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[Served]:
-    async with served_app(tmp_path, rate_limit=0) as each:
+    async with api_rig(tmp_path, rate_limit=0) as each:
         yield each
 
 
@@ -118,10 +82,10 @@ async def exchange(call: AsgiCall, scope: dict[str, Any]) -> list[dict[str, Any]
 async def both_ways(served: Served, query: bytes, headers: list[tuple[bytes, bytes]]) -> Any:
     """The exchange as served and through the route; asserts they are equal; the served one."""
     scope = scope_of(query, headers)
-    fast = await exchange(served.app, scope)
+    fast = await exchange(app_of(served), scope)
 
     async def route_only(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        await FastAPI.__call__(served.app, scope, receive, send)
+        await FastAPI.__call__(app_of(served), scope, receive, send)
 
     routed = await exchange(route_only, scope)
     assert fast == routed
@@ -157,9 +121,9 @@ async def test_reads_the_fast_path_answers_equal_the_routes(served: Served) -> N
     running = started.json()["jobid"]
     for jobid in (done.jobid, moderated.jobid, running):
         for query in (f"jobid={jobid}", "jobid=" + jobid.replace(":", "%3A"), f"jobid=+{jobid}"):
-            scope = scope_of(query.encode(), served.auth())
-            assert await job_read(served.app, scope) is not None, "the fast path answers it"
-            messages = await both_ways(served, query.encode(), served.auth())
+            scope = scope_of(query.encode(), auth(served))
+            assert await job_read(app_of(served), scope) is not None, "the fast path answers it"
+            messages = await both_ways(served, query.encode(), auth(served))
             assert status_of(messages) == 200
 
 
@@ -187,24 +151,26 @@ async def test_every_other_read_gets_the_routes_answer(
     mine = await stored(served, "20", status=JobStatus.COMPLETED)
     theirs = await stored(served, "21", status=JobStatus.COMPLETED, owner=OTHER)
     query = query.replace(b"OTHER", theirs.jobid.encode()).replace(b"J", mine.jobid.encode())
-    messages = await both_ways(served, query, served.auth() if headers is None else headers)
+    messages = await both_ways(served, query, auth(served) if headers is None else headers)
     assert status_of(messages) == status
 
 
 async def test_a_read_handed_to_the_route_takes_one_rate_limit_token(tmp_path: Path) -> None:
     """Six tokens, a very slow refill: each request takes one, whichever way it is answered."""
-    async with served_app(tmp_path, rate_limit=0.001, rate_limit_burst=6) as served:
+    async with api_rig(tmp_path, rate_limit=0.001, rate_limit_burst=6) as served:
         await cache_the_token(served)  # the second token (adding the account took the first)
         done = await stored(served, "30", status=JobStatus.COMPLETED)
         answered = await exchange(
-            served.app, scope_of(f"jobid={done.jobid}".encode(), served.auth())
+            app_of(served), scope_of(f"jobid={done.jobid}".encode(), auth(served))
         )
-        unknown = await exchange(served.app, scope_of(b"jobid=nope", served.auth()))
-        blank = await exchange(served.app, scope_of(b"jobid=", served.auth()))
-        last = await exchange(served.app, scope_of(f"jobid={done.jobid}".encode(), served.auth()))
+        unknown = await exchange(app_of(served), scope_of(b"jobid=nope", auth(served)))
+        blank = await exchange(app_of(served), scope_of(b"jobid=", auth(served)))
+        last = await exchange(
+            app_of(served), scope_of(f"jobid={done.jobid}".encode(), auth(served))
+        )
         assert [status_of(m) for m in (answered, unknown, blank, last)] == [200, 404, 400, 200]
         refused = await exchange(
-            served.app, scope_of(f"jobid={done.jobid}".encode(), served.auth())
+            app_of(served), scope_of(f"jobid={done.jobid}".encode(), auth(served))
         )
         assert status_of(refused) == 429
         assert (b"retry-after", b"1000") in refused[0]["headers"]
@@ -216,12 +182,12 @@ async def test_a_read_answered_by_the_fast_path_has_its_access_log_line(
     """uvicorn writes the line when the answer starts, whoever sends it: the fast path too."""
     await cache_the_token(served)
     done = await stored(served, "40", status=JobStatus.COMPLETED)
-    assert await job_read(served.app, scope_of(f"jobid={done.jobid}".encode(), served.auth()))
+    assert await job_read(app_of(served), scope_of(f"jobid={done.jobid}".encode(), auth(served)))
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     # A second server on the running app (lifespan off: the first one started it), with
     # uvicorn's access log on as ``mjapi serve`` has it.
-    config = uvicorn.Config(served.app, lifespan="off", log_config=None, access_log=True)
+    config = uvicorn.Config(app_of(served), lifespan="off", log_config=None, access_log=True)
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     try:
@@ -231,7 +197,9 @@ async def test_a_read_answered_by_the_fast_path_has_its_access_log_line(
         with caplog.at_level(logging.INFO, logger="uvicorn.access"):
             async with httpx.AsyncClient() as client:
                 reply = await client.get(
-                    url, params={"jobid": done.jobid}, headers=dict([served.auth_header()])
+                    url,
+                    params={"jobid": done.jobid},
+                    headers={"Authorization": f"Bearer {served.token}"},
                 )
         assert reply.status_code == 200
     finally:

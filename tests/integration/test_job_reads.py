@@ -4,62 +4,30 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from mjapi.app import create_app
-from mjapi.clock import Clock, SystemClock
+from mjapi.clock import SystemClock
 from mjapi.domain.jobs import Attachment, Button, Job, JobStatus
 from mjapi.domain.model import job_model
-from mjapi.domain.tokens import hash_token, new_token
-from mjapi.settings import Settings
-from mjapi.storage.base import ApiToken, Store
-from mjapi.transports.base import Transport
-from tests.fakes import FakeTransport
-from tests.servers import serve_asgi
-
-OWNER = 1
-
-
-@dataclass
-class Api:
-    client: httpx.AsyncClient
-    store: Store
-    channel: str
+from tests.integration.api_rig import OWNER, ApiRig, api_rig
 
 
 @pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    fake = FakeTransport()
-
-    def factory(settings: Settings, clock: Clock) -> Transport:
-        return fake
-
-    settings = Settings(data_dir=tmp_path, ack_timeout=2, rate_limit=0)
-    app = create_app(settings, transport_factory=factory)
-    async with serve_asgi(app) as base_url:
-        store: Store = app.state.store
-        token = new_token(await store.next_user_id())
-        await store.add_token(ApiToken(hash_token(token), OWNER, SystemClock().now()))
-        headers = {"Authorization": f"Bearer {token}"}
-        async with httpx.AsyncClient(base_url=base_url, headers=headers) as client:
-            added = await client.post(
-                "/v2/account/midjourney", json={"discord": "fake-token-0123456789", "maxJobs": 3}
-            )
-            assert added.status_code == 201
-            yield Api(client, store, added.json()["channel"])
+async def api(tmp_path: Path) -> AsyncIterator[ApiRig]:
+    async with api_rig(tmp_path, rate_limit=0) as rig:
+        yield rig
 
 
-async def get_job(api: Api, jobid: str) -> httpx.Response:
+async def get_job(api: ApiRig, jobid: str) -> httpx.Response:
     reply = await api.client.get("/v2/jobs/", params={"jobid": jobid})
     assert reply.status_code == 200, reply.text
     return reply
 
 
-async def completed_grid(api: Api) -> Job:
+async def completed_grid(api: ApiRig) -> Job:
     """A finished imagine job with its buttons, as a run before this one left it in the store."""
     now = SystemClock().now()
     job = Job(
@@ -82,7 +50,7 @@ async def completed_grid(api: Api) -> Job:
     return job
 
 
-async def test_a_finished_job_reads_exactly_as_its_model(api: Api) -> None:
+async def test_a_finished_job_reads_exactly_as_its_model(api: ApiRig) -> None:
     job = await completed_grid(api)
     for _ in range(2):  # the second read may come from a cache: it must not differ
         reply = await get_job(api, job.jobid)
@@ -92,7 +60,7 @@ async def test_a_finished_job_reads_exactly_as_its_model(api: Api) -> None:
         assert reply.headers["content-type"] == "application/json"
 
 
-async def test_a_new_child_shows_at_once(api: Api) -> None:
+async def test_a_new_child_shows_at_once(api: ApiRig) -> None:
     parent = await completed_grid(api)
     assert "children" not in (await get_job(api, parent.jobid)).json()
     click = await api.client.post("/v2/jobs/button", json={"jobid": parent.jobid, "button": "U1"})
@@ -105,7 +73,7 @@ async def test_a_new_child_shows_at_once(api: Api) -> None:
     assert again.status_code == 409, "U1 runs once per parent: the engine saw the child too"
 
 
-async def test_a_new_status_shows_at_once(api: Api) -> None:
+async def test_a_new_status_shows_at_once(api: ApiRig) -> None:
     started = await api.client.post("/v2/jobs/imagine", json={"prompt": "a cat"})
     jobid = started.json()["jobid"]
     for _ in range(2):
