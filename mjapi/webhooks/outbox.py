@@ -10,7 +10,8 @@ callbacks but never loses one.
 
 Isolation: lanes are independent tasks, and concurrency is limited per receiver host, so a
 receiver that is down or slow holds up only its own callbacks, never jobs (the engine never
-waits for this worker) nor other receivers.
+waits for this worker) nor other receivers. When a receiver's attempts queue at its limit, the
+lanes holding a job's last callback go first (``HostGate``): results before progress reports.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ from urllib.parse import urlsplit
 from mjapi import jsontext
 from mjapi.clock import Clock
 from mjapi.domain.deliveries import Attempt, Delivery, DeliveryStatus
-from mjapi.domain.jobs import Job
+from mjapi.domain.jobs import Job, JobStatus
 from mjapi.domain.model import job_model
 from mjapi.errors import NotFound
 from mjapi.storage.base import DeliveryStore
+from mjapi.webhooks.host_gate import HostGate
 from mjapi.webhooks.policy import RetryPolicy
 from mjapi.webhooks.post import CallbackClient, post
 from mjapi.webhooks.secrets_book import SecretBook
@@ -41,6 +43,9 @@ log = logging.getLogger(__name__)
 
 #: How often delivered and failed callbacks older than the retention are deleted.
 PRUNE_INTERVAL = 3600.0
+
+#: The ``event`` of a job's last callback: once sent, its lane is done for good.
+LAST_EVENTS = frozenset(status.value for status in JobStatus if status.terminal)
 
 #: Waits ``seconds`` unless the event is set first (a replay asks for an attempt now).
 Pause = Callable[[asyncio.Event, float], Awaitable[None]]
@@ -93,8 +98,8 @@ class Outbox:
         self.secrets = SecretBook(store)
         self._lanes: dict[str, _Lane] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        #: host -> (its attempts' semaphore, lanes using it); dropped when unused
-        self._hosts: dict[str, tuple[asyncio.Semaphore, int]] = {}
+        #: host -> (its attempts' gate, lanes using it); dropped when unused
+        self._hosts: dict[str, tuple[HostGate, int]] = {}
         self._pruner: asyncio.Task[None] | None = None
         self._closed = False
         #: notified after every recorded attempt while a draining shutdown watches it
@@ -226,7 +231,7 @@ class Outbox:
                 await self._pause(lane.nudge, wait)
             lane.nudge.clear()
             attempted = lane.waiting[0]
-            attempt = await self._attempt(attempted)
+            attempt = await self._attempt(attempted, urgent=_holds_a_result(lane.waiting))
             delivery = await self._record(attempted, attempt)
             if self._draining:  # nobody else listens: skip the lock on every callback
                 async with self._settled:
@@ -241,17 +246,23 @@ class Outbox:
             if delivery.status is not DeliveryStatus.PENDING:
                 return
 
-    async def _attempt(self, delivery: Delivery) -> Attempt:
-        """One attempt; whatever goes wrong on our side is a failed attempt, never a dead lane."""
+    async def _attempt(self, delivery: Delivery, *, urgent: bool) -> Attempt:
+        """One attempt; whatever goes wrong on our side is a failed attempt, never a dead lane.
+
+        ``urgent``: its lane holds a job's last callback (the host's gate lets it in first).
+        """
         try:
             secret = await self.secrets.secret(delivery.owner)
             host = urlsplit(delivery.url).netloc.lower()
-            slot = self._take_host(host)
+            gate = self._take_host(host)
             try:
-                async with slot:
+                await gate.enter(urgent)
+                try:
                     return await post(
                         self._client, self._clock, delivery, secret, self._config.timeout
                     )
+                finally:
+                    gate.leave()
             finally:
                 self._release_host(host)
         except Exception as exc:
@@ -298,19 +309,19 @@ class Outbox:
         return status, next_attempt
 
     # Two plain methods rather than an async context manager: this runs once per callback
-    # sent, and a generator-based context manager costs more than the semaphore itself.
-    def _take_host(self, host: str) -> asyncio.Semaphore:
-        """The host's semaphore, counted as used until ``_release_host``."""
-        slot, users = self._hosts.get(host) or (asyncio.Semaphore(self._config.per_host), 0)
-        self._hosts[host] = (slot, users + 1)
-        return slot
+    # sent, and a generator-based context manager costs more than the gate itself.
+    def _take_host(self, host: str) -> HostGate:
+        """The host's gate, counted as used until ``_release_host``."""
+        gate, users = self._hosts.get(host) or (HostGate(self._config.per_host), 0)
+        self._hosts[host] = (gate, users + 1)
+        return gate
 
     def _release_host(self, host: str) -> None:
-        slot, users = self._hosts[host]
+        gate, users = self._hosts[host]
         if users == 1:
             del self._hosts[host]  # one entry per receiver in use, not per receiver ever
         else:
-            self._hosts[host] = (slot, users - 1)
+            self._hosts[host] = (gate, users - 1)
 
     async def _prune_regularly(self) -> None:
         while True:
@@ -348,6 +359,11 @@ def _failures_since(attempts: tuple[Attempt, ...], since: datetime) -> int:
             break
         count += 1
     return count
+
+
+def _holds_a_result(waiting: deque[Delivery]) -> bool:
+    """Whether a lane's callbacks still to send include its job's last (lanes hold a few)."""
+    return any(delivery.event in LAST_EVENTS for delivery in waiting)
 
 
 def _position(waiting: deque[Delivery], event_id: str) -> int | None:

@@ -309,3 +309,34 @@ async def test_lanes_record_their_attempts_concurrently(world: World) -> None:
     await world.settled()
     assert world.store.rows[first].status is DeliveryStatus.DELIVERED
     assert world.store.rows[second].status is DeliveryStatus.DELIVERED
+
+
+async def test_a_busy_receiver_gets_job_results_before_other_jobs_progress(world: World) -> None:
+    policy = RetryPolicy(first_delay=1, max_delay=8, period=60)
+    config = OutboxConfig(policy, timeout=LIMIT, per_host=1)  # one attempt at a time
+    outbox = Outbox(world.store, world.receiver, world.clock, config, rng=random.Random(1))
+    world.outbox = outbox
+    gate = world.receiver.gates[HOOK] = asyncio.Event()
+    try:
+        world.deliver("job-0", "progress")  # takes the one place, held at the gate
+        await asyncio.sleep(0)
+        world.deliver("job-1", "progress")
+        world.deliver("job-2", "progress")
+        world.deliver("job-3", "progress")  # job-3's lane then holds its result too,
+        world.deliver("job-3", "completed")  # so its head goes first
+        for _ in range(5):
+            await asyncio.sleep(0)
+        gate.set()
+        await world.settled()
+        sent = [(p.json()["jobid"], p.json()["status"]) for p in world.receiver.posted]
+        # The result waits for its own lane's report, whose place went on to the next waiter
+        # meanwhile; then it is the first one let in again.
+        assert sent == [
+            ("job-0", "progress"),
+            ("job-3", "progress"),
+            ("job-1", "progress"),
+            ("job-3", "completed"),
+            ("job-2", "progress"),
+        ]
+    finally:
+        await outbox.close()
