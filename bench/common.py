@@ -526,10 +526,17 @@ async def wait_http(port: int, path: str, within: float, child: Child | None = N
 
 
 class HookServer:
-    """A minimal HTTP/1.1 receiver for callbacks: records each body with its arrival time."""
+    """A minimal HTTP/1.1 receiver for callbacks: records each body with its arrival time.
 
-    def __init__(self, on_request: Callable[[bytes, float], None]) -> None:
+    ``answer_delay``: seconds it takes before answering each callback (a receiver that does some
+    work per callback); the arrival time is when the callback was read, before that delay.
+    """
+
+    def __init__(
+        self, on_request: Callable[[bytes, float], None], answer_delay: float = 0.0
+    ) -> None:
         self._on_request = on_request
+        self._answer_delay = answer_delay
         self._server: asyncio.Server | None = None
         self.port = 0
         self.received = 0
@@ -554,6 +561,8 @@ class HookServer:
                 arrived = time.time()
                 self.received += 1
                 self._on_request(body, arrived)
+                if self._answer_delay:
+                    await asyncio.sleep(self._answer_delay)
                 writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
             pass

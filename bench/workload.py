@@ -79,6 +79,8 @@ class DriveConfig:
     window: float = 60.0
     #: a folder for py-spy profiles of the server and the simulator over the window
     profile: Path | None = None
+    #: seconds the receiver takes before answering each callback
+    answer_delay: float = 0.0
 
 
 @dataclass
@@ -190,7 +192,7 @@ class Driver:
         self.polling_until = math.inf
         self._tags = iter(range(1, 10**9))
         self._rng = random.Random(7)
-        self._hook = HookServer(self._on_callback)
+        self._hook = HookServer(self._on_callback, config.answer_delay)
         self._tasks: set[asyncio.Task[None]] = set()
         # counters are read on connections of their own: never queued behind the workload
         self._server_conn = HttpConn(stack.api_port)
@@ -533,6 +535,8 @@ class Level:
     server_env: dict[str, str] = field(default_factory=dict)
     keep: bool = False
     profile: Path | None = None
+    #: seconds the benchmark's receiver takes before answering each callback
+    answer_delay: float = 0.0
 
     @property
     def job_seconds(self) -> float:
@@ -573,6 +577,7 @@ async def run_level(level: Level) -> DriveResult:
                 job_seconds=level.job_seconds,
                 window=level.window,
                 profile=level.profile,
+                answer_delay=level.answer_delay,
             )
             driver = Driver(stack, config)
             holder.append(driver)
@@ -598,6 +603,32 @@ def add_level_arguments(parser: argparse.ArgumentParser, levels: str) -> None:
     parser.add_argument(
         "--profile", type=Path, default=None, help="py-spy the server and simulator into DIR"
     )
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an extra MJAPI_* setting of the server (repeatable)",
+    )
+    parser.add_argument(
+        "--receiver-delay",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="milliseconds the callback receiver takes before answering each callback",
+    )
+
+
+def extra_server_env(pairs: list[str]) -> dict[str, str]:
+    """``--server-env`` values as a mapping; a value without ``=`` or a name outside MJAPI_
+    stops the run before anything starts."""
+    settings = {}
+    for pair in pairs:
+        name, equals, value = pair.partition("=")
+        if not equals or not name.startswith("MJAPI_"):
+            raise SystemExit(f"--server-env wants MJAPI_NAME=VALUE, not {pair!r}")
+        settings[name] = value
+    return settings
 
 
 async def run_levels(
@@ -617,6 +648,8 @@ async def run_levels(
             poll_fraction=poll_fraction(jobs),
             keep=args.keep,
             profile=args.profile,
+            server_env=extra_server_env(args.server_env),
+            answer_delay=args.receiver_delay / 1000,
         )
         results.append(await run_level(level))
     return results
