@@ -34,7 +34,7 @@ from mjapi.domain.jobs import Job, JobStatus
 from mjapi.domain.model import job_model
 from mjapi.errors import NotFound
 from mjapi.storage.base import DeliveryStore
-from mjapi.webhooks.host_gate import HostGate
+from mjapi.webhooks.host_gate import HostGate, Ticket
 from mjapi.webhooks.policy import RetryPolicy
 from mjapi.webhooks.post import CallbackClient, post
 from mjapi.webhooks.secrets_book import SecretBook
@@ -63,6 +63,8 @@ class _Lane:
 
     waiting: deque[Delivery] = field(default_factory=deque)
     nudge: asyncio.Event = field(default_factory=asyncio.Event)
+    #: the turn at the receiver's gate of the attempt being made, while there is one
+    ticket: Ticket | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,8 @@ class Outbox:
         lane = self._lanes.setdefault(delivery.jobid, _Lane())
         if _position(lane.waiting, delivery.event_id) is None:
             lane.waiting.append(delivery)
+            if delivery.event in LAST_EVENTS and lane.ticket is not None:
+                lane.ticket.make_urgent()  # the attempt before it now carries a result too
         self._ensure_running(delivery.jobid)
 
     def _ensure_running(self, jobid: str) -> None:
@@ -231,7 +235,11 @@ class Outbox:
                 await self._pause(lane.nudge, wait)
             lane.nudge.clear()
             attempted = lane.waiting[0]
-            attempt = await self._attempt(attempted, urgent=_holds_a_result(lane.waiting))
+            lane.ticket = Ticket(urgent=_holds_a_result(lane.waiting))
+            try:
+                attempt = await self._attempt(attempted, lane.ticket)
+            finally:
+                lane.ticket = None
             delivery = await self._record(attempted, attempt)
             if self._draining:  # nobody else listens: skip the lock on every callback
                 async with self._settled:
@@ -246,17 +254,18 @@ class Outbox:
             if delivery.status is not DeliveryStatus.PENDING:
                 return
 
-    async def _attempt(self, delivery: Delivery, *, urgent: bool) -> Attempt:
+    async def _attempt(self, delivery: Delivery, ticket: Ticket) -> Attempt:
         """One attempt; whatever goes wrong on our side is a failed attempt, never a dead lane.
 
-        ``urgent``: its lane holds a job's last callback (the host's gate lets it in first).
+        ``ticket``: its turn at the host's gate, urgent while its lane holds a job's last
+        callback (the gate lets those in first).
         """
         try:
             secret = await self.secrets.secret(delivery.owner)
             host = urlsplit(delivery.url).netloc.lower()
             gate = self._take_host(host)
             try:
-                await gate.enter(urgent)
+                await gate.enter(ticket)
                 try:
                     return await post(
                         self._client, self._clock, delivery, secret, self._config.timeout

@@ -311,9 +311,15 @@ async def test_lanes_record_their_attempts_concurrently(world: World) -> None:
     assert world.store.rows[second].status is DeliveryStatus.DELIVERED
 
 
-async def test_a_busy_receiver_gets_job_results_before_other_jobs_progress(world: World) -> None:
+@pytest.mark.parametrize(
+    "waited", [False, True], ids=["result-before-entering", "result-while-waiting"]
+)
+async def test_a_busy_receiver_gets_job_results_before_other_jobs_progress(
+    world: World, waited: bool
+) -> None:
     policy = RetryPolicy(first_delay=1, max_delay=8, period=60)
-    config = OutboxConfig(policy, timeout=LIMIT, per_host=1)  # one attempt at a time
+    # One attempt at a time; a limit no event-loop stall reaches: no attempt times out here.
+    config = OutboxConfig(policy, timeout=30.0, per_host=1)
     outbox = Outbox(world.store, world.receiver, world.clock, config, rng=random.Random(1))
     world.outbox = outbox
     gate = world.receiver.gates[HOOK] = asyncio.Event()
@@ -322,8 +328,11 @@ async def test_a_busy_receiver_gets_job_results_before_other_jobs_progress(world
         await asyncio.sleep(0)
         world.deliver("job-1", "progress")
         world.deliver("job-2", "progress")
-        world.deliver("job-3", "progress")  # job-3's lane then holds its result too,
-        world.deliver("job-3", "completed")  # so its head goes first
+        world.deliver("job-3", "progress")
+        if waited:  # job-3's report is waiting at the gate, not urgent, when its result comes
+            for _ in range(5):
+                await asyncio.sleep(0)
+        world.deliver("job-3", "completed")  # its lane now holds its result: it goes first
         for _ in range(5):
             await asyncio.sleep(0)
         gate.set()
@@ -338,5 +347,6 @@ async def test_a_busy_receiver_gets_job_results_before_other_jobs_progress(world
             ("job-3", "completed"),
             ("job-2", "progress"),
         ]
+        assert all(a.succeeded for row in world.store.rows.values() for a in row.attempts)
     finally:
         await outbox.close()
