@@ -612,11 +612,19 @@ def add_level_arguments(parser: argparse.ArgumentParser, levels: str) -> None:
     )
     parser.add_argument(
         "--receiver-delay",
-        type=float,
+        type=milliseconds,
         default=0.0,
         metavar="MS",
         help="milliseconds the callback receiver takes before answering each callback",
     )
+
+
+def milliseconds(text: str) -> float:
+    """A ``--receiver-delay`` value: a number of milliseconds, 0 or more."""
+    value = float(text)
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text} is not 0 or more milliseconds")
+    return value
 
 
 def extra_server_env(pairs: list[str]) -> dict[str, str]:
@@ -625,7 +633,7 @@ def extra_server_env(pairs: list[str]) -> dict[str, str]:
     settings = {}
     for pair in pairs:
         name, equals, value = pair.partition("=")
-        if not equals or not name.startswith("MJAPI_"):
+        if not equals or not name.startswith("MJAPI_") or name == "MJAPI_":
             raise SystemExit(f"--server-env wants MJAPI_NAME=VALUE, not {pair!r}")
         settings[name] = value
     return settings
