@@ -9,6 +9,9 @@ import pytest
 
 from mjapi.webhooks.host_gate import HostGate, Ticket
 
+#: the gate runs on uvloop in the server: its futures and cancellation are checked there too
+pytestmark = pytest.mark.both_loops
+
 
 async def turns(count: int = 5) -> None:
     """Let the event loop run ``count`` times (no time passes)."""

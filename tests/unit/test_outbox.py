@@ -29,6 +29,9 @@ from mjapi.webhooks.signing import verify
 from tests.factories import make_job
 from tests.fakes import FakeCallbackClient, MemoryDeliveries
 
+#: the outbox runs on uvloop in the server: its tasks, timeouts and cancellation are checked there
+pytestmark = pytest.mark.both_loops
+
 OWNER = 7
 HOOK = "http://r.test/hook"
 #: seconds one attempt may take (OutboxConfig.timeout)
