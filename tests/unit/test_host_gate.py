@@ -26,6 +26,13 @@ async def enter(
     entered.append(name)
 
 
+async def full_gate() -> tuple[HostGate, list[str]]:
+    """A gate of one place, taken, and the list its waiters add their names to once let in."""
+    gate = HostGate(1)
+    await gate.enter(Ticket())
+    return gate, []
+
+
 def test_a_gate_needs_a_place() -> None:
     with pytest.raises(ValueError):
         HostGate(0)
@@ -48,8 +55,7 @@ async def test_no_more_than_the_limit_are_inside() -> None:
 
 
 async def test_urgent_waiters_go_first_and_each_kind_in_arrival_order() -> None:
-    gate, entered = HostGate(1), list[str]()
-    await gate.enter(Ticket())  # the one place is taken
+    gate, entered = await full_gate()
     kinds = [("p1", False), ("r1", True), ("p2", False), ("r2", True)]
     tasks = []
     for name, urgent in kinds:
@@ -63,8 +69,7 @@ async def test_urgent_waiters_go_first_and_each_kind_in_arrival_order() -> None:
 
 
 async def test_a_waiter_cancelled_while_waiting_takes_no_place() -> None:
-    gate, entered = HostGate(1), list[str]()
-    await gate.enter(Ticket())
+    gate, entered = await full_gate()
     cancelled = asyncio.create_task(enter(gate, "gone", entered, Ticket(urgent=True)))
     later = asyncio.create_task(enter(gate, "later", entered))
     await turns()
@@ -78,8 +83,7 @@ async def test_a_waiter_cancelled_while_waiting_takes_no_place() -> None:
 
 
 async def test_a_waiter_cancelled_after_it_was_let_in_passes_its_place_on() -> None:
-    gate, entered = HostGate(1), list[str]()
-    await gate.enter(Ticket())
+    gate, entered = await full_gate()
     first = asyncio.create_task(enter(gate, "first", entered))
     second = asyncio.create_task(enter(gate, "second", entered))
     await turns()
@@ -104,8 +108,7 @@ async def test_a_free_place_is_taken_without_suspending() -> None:
 
 
 async def test_a_waiter_made_urgent_goes_ahead_of_those_that_are_not() -> None:
-    gate, entered = HostGate(1), list[str]()
-    await gate.enter(Ticket())
+    gate, entered = await full_gate()
     promoted = Ticket()
     tasks = [
         asyncio.create_task(enter(gate, "first", entered)),
@@ -124,8 +127,7 @@ async def test_a_waiter_made_urgent_goes_ahead_of_those_that_are_not() -> None:
 
 
 async def test_a_promoted_waiter_is_let_in_once() -> None:
-    gate, entered = HostGate(1), list[str]()
-    await gate.enter(Ticket())
+    gate, entered = await full_gate()
     promoted = Ticket()
     tasks = [asyncio.create_task(enter(gate, "promoted", entered, promoted))]
     await turns()
@@ -144,8 +146,7 @@ async def test_a_promoted_waiter_is_let_in_once() -> None:
 
 
 async def test_a_promoted_waiter_cancelled_takes_no_place() -> None:
-    gate, entered = HostGate(1), list[str]()
-    await gate.enter(Ticket())
+    gate, entered = await full_gate()
     promoted = Ticket()
     gone = asyncio.create_task(enter(gate, "gone", entered, promoted))
     later = asyncio.create_task(enter(gate, "later", entered))
