@@ -68,17 +68,22 @@ async def test_urgent_waiters_go_first_and_each_kind_in_arrival_order() -> None:
     await asyncio.gather(*tasks)
 
 
-async def test_a_waiter_cancelled_while_waiting_takes_no_place() -> None:
+@pytest.mark.parametrize("promoted", [False, True], ids=["urgent", "made-urgent-while-waiting"])
+async def test_a_waiter_cancelled_while_waiting_takes_no_place(promoted: bool) -> None:
     gate, entered = await full_gate()
-    cancelled = asyncio.create_task(enter(gate, "gone", entered, Ticket(urgent=True)))
+    ticket = Ticket(urgent=not promoted)
+    cancelled = asyncio.create_task(enter(gate, "gone", entered, ticket))
     later = asyncio.create_task(enter(gate, "later", entered))
     await turns()
+    if promoted:
+        ticket.make_urgent()  # now queued twice
     cancelled.cancel()
     await turns()
     gate.leave()
     await turns()
     assert entered == ["later"]
     assert (gate.inside, gate.waiting) == (1, 0)
+    ticket.make_urgent()  # after it gave up: nothing to move
     await later
 
 
@@ -143,23 +148,6 @@ async def test_a_promoted_waiter_is_let_in_once() -> None:
     gate.leave()
     assert (gate.inside, gate.waiting) == (0, 0)
     await asyncio.gather(*tasks)
-
-
-async def test_a_promoted_waiter_cancelled_takes_no_place() -> None:
-    gate, entered = await full_gate()
-    promoted = Ticket()
-    gone = asyncio.create_task(enter(gate, "gone", entered, promoted))
-    later = asyncio.create_task(enter(gate, "later", entered))
-    await turns()
-    promoted.make_urgent()
-    gone.cancel()
-    await turns()
-    gate.leave()
-    await turns()
-    assert entered == ["later"]
-    assert (gate.inside, gate.waiting) == (1, 0)
-    promoted.make_urgent()  # after it gave up: nothing to move
-    await later
 
 
 @pytest.mark.parametrize("seed", range(0, 200, 8))
