@@ -30,6 +30,7 @@ from mjapi.transports.discord.gateway import (
     Send,
     SessionUser,
 )
+from mjapi.transports.discord.inbox import Inbox, InboxConnection
 from mjapi.transports.discord.protocol import GATEWAY_QUERY, USER_AGENT, CloseCode
 from mjapi.transports.discord.zlib_stream import ZlibStream, ZlibStreamError
 
@@ -206,9 +207,15 @@ class GatewayRunner:
                 # top of it would deflate every frame twice on the server and inflate it twice
                 # here, for nothing. So the extension is not offered.
                 compression=None,
+                # messages are handled as they are parsed, not queued for recv() (inbox.py)
+                create_connection=InboxConnection,
             ) as ws:
+                assert isinstance(ws, InboxConnection)
                 # zlib-stream: one inflate context for the whole connection (§2.1).
-                return await self._pump(ws, ZlibStream(MAX_FRAME_BYTES))
+                stream = ZlibStream(MAX_FRAME_BYTES)
+                inbox = Inbox(lambda message: self._read(message, stream), self._dispatch)
+                ws.attach(inbox)
+                return await self._pump(ws, inbox)
         except DiscordAuthError:
             return Fatal(401, "Discord rejected the token (HTTP 401 on GET /gateway)")
         except RateLimited as exc:
@@ -226,43 +233,46 @@ class GatewayRunner:
             self._gateway_url = await self._fetch_gateway_url()
         return gateway_endpoint(self._gateway_url)
 
-    async def _pump(self, ws: ClientConnection, stream: ZlibStream) -> Reconnect | Fatal:
+    async def _pump(self, ws: ClientConnection, inbox: Inbox) -> Reconnect | Fatal:
         while True:
-            outcome = await self._receive_until_due(ws, stream)
+            outcome = await self._receive_until_due(ws, inbox)
             if outcome is None:
                 # The heartbeat timer is due: beat, or give up on a zombie connection.
                 outcome = await self._perform(ws, self._session.on_tick(self._loop_time()))
             if outcome is None:
                 continue
+            inbox.stop()  # this connection ends: what it still brings is not read
             if isinstance(outcome, Reconnect):
                 # Not 1000/1001: those would invalidate the session we want to resume.
                 await ws.close(CloseCode.RECONNECTING, "reconnecting")
             return outcome
 
     async def _receive_until_due(
-        self, ws: ClientConnection, stream: ZlibStream
+        self, ws: ClientConnection, inbox: Inbox
     ) -> Reconnect | Fatal | None:
-        """Handle frames until the heartbeat timer is due (None) or the connection ends.
+        """Perform what the inbox queued until the heartbeat timer is due (None) or the
+        connection ends. Dispatch-only messages never come here: the inbox ran them.
 
-        One timeout scope spans many frames and is moved only when the session's deadline
-        moves (HELLO, a beat): a scope per frame cost a timer handle and a task lookup each,
-        which at thousands of frames per second was a measurable share of the server's CPU.
+        One timeout scope spans many messages and is moved only when the session's deadline
+        moves (HELLO, a beat): a scope per message cost a timer handle and a task lookup each,
+        which at thousands of messages per second was a measurable share of the server's CPU.
         Heartbeat times are measured on the event loop's clock, the one the scope sleeps on;
         an injected (fake) wall clock must not be able to stall the heartbeat.
         """
         try:
             async with asyncio.timeout_at(self._session.next_deadline()) as due:
                 while True:
-                    try:
-                        raw = await ws.recv()
-                    except ConnectionClosed as exc:
-                        code = exc.rcvd.code if exc.rcvd is not None else None
+                    actions = await inbox.next()
+                    if actions is None:
+                        received = ws.protocol.close_rcvd
+                        code = received.code if received is not None else None
                         self._log.info("gateway closed (code %s)", code)
                         return _first_outcome(self._session.on_closed(code))
-                    actions = self._read(raw, stream)
-                    if not actions:
-                        continue
-                    outcome = await self._perform_unbounded(due, ws, actions)
+                    inbox.busy = True
+                    try:
+                        outcome = await self._perform_unbounded(due, ws, actions)
+                    finally:
+                        inbox.busy = False
                     if outcome is not None:
                         return outcome
                     deadline = self._session.next_deadline()
@@ -283,7 +293,10 @@ class GatewayRunner:
         return await self._perform(ws, actions)
 
     def _read(self, raw: str | bytes, stream: ZlibStream) -> list[Action]:
-        """The session's actions for one websocket message (none for part of a message)."""
+        """The session's actions for one websocket message (none for part of a message).
+
+        Called by the inbox from the socket's ``data_received``, in arrival order.
+        """
         try:
             text = raw if isinstance(raw, str) else stream.feed(raw)
         except ZlibStreamError as exc:
