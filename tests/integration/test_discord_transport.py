@@ -356,6 +356,15 @@ class Peer:
             if frame["op"] == op:
                 return dict(frame)
 
+    def burst(self, payloads: list[dict[str, Any]], close: int | None = None) -> None:
+        """Several text frames (and maybe a close frame) written at once, so that the client
+        reads them all in one go before any of its tasks runs."""
+        for payload in payloads:
+            self.ws.protocol.send_text(json.dumps(payload).encode())
+        if close is not None:
+            self.ws.protocol.send_close(close, "")
+        self.ws.transport.write(b"".join(self.ws.protocol.data_to_send()))
+
     async def client_close_code(self) -> int | None:
         """Read until the client closes; its close code."""
         with contextlib.suppress(ConnectionClosed):
@@ -497,6 +506,75 @@ async def test_runner_drops_a_zombie_connection_and_resumes() -> None:
     beats = [f for f in gateway.peers[0].received if f["op"] == 1]
     assert len(beats) == 1  # one beat, then the zombie check instead of a second one
     assert recorded.dispatches == ["READY", "RESUMED"]
+
+
+async def test_dispatches_read_before_a_connection_ended_reach_the_app_before_resuming() -> None:
+    # A heartbeat request, two dispatches and a close arrive in one read: the dispatches are
+    # read (the session's seq moves to 3) while the runner still has the beat to send. When
+    # that send finds the connection closed, they must still be handed on: the RESUME says
+    # seq 3, so Discord will not send them again.
+    resumed_at: list[int] = []
+
+    async def first(peer: Peer) -> None:
+        await peer.hello()
+        await peer.expect(2)
+        await peer.ready("session-r")
+        peer.burst(
+            [
+                {"op": 1, "d": None},
+                {"op": 0, "t": "MESSAGE_CREATE", "s": 2, "d": {"id": "m2"}},
+                {"op": 0, "t": "MESSAGE_CREATE", "s": 3, "d": {"id": "m3"}},
+            ],
+            close=1001,
+        )
+        await peer.ws.wait_closed()
+
+    async def resumed(peer: Peer) -> None:
+        await peer.hello()
+        seq = (await peer.expect(6))["d"]["seq"]
+        resumed_at.append(seq)
+        for replayed in range(seq + 1, 4):  # as Discord does: whatever came after seq
+            await peer.dispatch("MESSAGE_CREATE", {"id": f"m{replayed}"}, seq=replayed)
+        await peer.dispatch("RESUMED", {}, seq=4)
+        await peer.client_close_code()
+
+    recorded = Recorded()
+    async with ScriptedGateway(first, resumed).serving() as gateway:
+        runner = scripted_runner(gateway, recorded)
+        runner.start()
+        await recorded.wait_for("RESUMED")
+        await runner.stop()
+
+    assert resumed_at == [3]
+    assert recorded.dispatches == ["READY", "MESSAGE_CREATE", "MESSAGE_CREATE", "RESUMED"]
+
+
+async def test_nothing_is_dispatched_once_the_runner_is_stopped() -> None:
+    # Stopping closes the connection, and the close handshake may take a while; what the
+    # gateway sends meanwhile must not reach the app (a stopped account's link is going away).
+    stopping = asyncio.Event()
+
+    async def chatty(peer: Peer) -> None:
+        await peer.hello()
+        await peer.expect(2)
+        await peer.ready("session-s")
+        await stopping.wait()
+        peer.ws.transport.pause_reading()  # the client's close frame is read late
+        for seq in range(2, 12):
+            peer.burst([{"op": 0, "t": "MESSAGE_CREATE", "s": seq, "d": {"id": f"m{seq}"}}])
+            await asyncio.sleep(0.01)
+        peer.ws.transport.resume_reading()
+        await peer.ws.wait_closed()
+
+    recorded = Recorded()
+    async with ScriptedGateway(chatty).serving() as gateway:
+        runner = scripted_runner(gateway, recorded)
+        runner.start()
+        await recorded.wait_for("READY")
+        stopping.set()
+        await runner.stop()
+
+    assert recorded.dispatches == ["READY"]
 
 
 async def test_heartbeats_keep_their_schedule_while_dispatches_stream_in() -> None:

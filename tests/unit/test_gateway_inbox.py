@@ -14,7 +14,7 @@ from websockets.http11 import Response
 from websockets.uri import parse_uri
 
 from mjapi.transports.discord.gateway import Action, Dispatch, Fatal, Reconnect, Send
-from mjapi.transports.discord.inbox import Inbox, InboxConnection
+from mjapi.transports.discord.inbox import PAUSE_AT, Inbox, InboxConnection
 
 pytestmark = pytest.mark.both_loops
 
@@ -47,7 +47,14 @@ class Harness:
     def __init__(self) -> None:
         self.read: list[str | bytes] = []
         self.dispatched: list[str] = []
-        self.inbox = Inbox(self._read, lambda action: self.dispatched.append(action.name))
+        #: "pause" / "resume" of the socket's reading, in order
+        self.reading: list[str] = []
+        self.inbox = Inbox(
+            self._read,
+            lambda action: self.dispatched.append(action.name),
+            pause=lambda: self.reading.append("pause"),
+            resume=lambda: self.reading.append("resume"),
+        )
 
     def _read(self, message: str | bytes) -> list[Action]:
         self.read.append(message)
@@ -121,6 +128,55 @@ async def test_a_broken_reader_is_raised_in_the_runner_and_reading_stops() -> No
     assert harness.read == ["boom"]
     with pytest.raises(RuntimeError, match="reader broke"):
         await next_entry(harness.inbox)
+
+
+async def test_a_broken_reader_is_raised_after_the_entries_read_before_it() -> None:
+    harness = Harness()
+    harness.inbox.deliver("s")
+    harness.inbox.deliver("boom")
+    assert await next_entry(harness.inbox) == [Send({"op": 1})]
+    with pytest.raises(RuntimeError, match="reader broke"):
+        await next_entry(harness.inbox)
+
+
+async def test_stop_hands_back_what_was_read_but_not_performed() -> None:
+    harness = Harness()
+    for message in ("s", "d:A", "s+d:B", "boom"):
+        harness.inbox.deliver(message)
+    assert harness.inbox.stop() == [
+        [Send({"op": 1})],
+        [Dispatch("A", None)],
+        [Send({"op": 1}), Dispatch("B", None)],
+    ]
+    harness.inbox.deliver("d:C")
+    assert harness.read == ["s", "d:A", "s+d:B", "boom"]
+    assert harness.dispatched == []  # handing them on is the runner's decision
+    assert await harness.queued() == []
+
+
+async def test_reading_pauses_while_the_queue_is_full_and_resumes_once_it_is_empty() -> None:
+    harness = Harness()
+    harness.inbox.deliver("s")
+    for _ in range(PAUSE_AT - 2):
+        harness.inbox.deliver("d:A")
+    assert harness.reading == []
+    harness.inbox.deliver("d:A")
+    harness.inbox.deliver("d:A")  # bytes already read still arrive: one pause is enough
+    assert harness.reading == ["pause"]
+    for _ in range(PAUSE_AT):
+        await next_entry(harness.inbox)
+    assert harness.reading == ["pause"]
+    await next_entry(harness.inbox)
+    assert harness.reading == ["pause", "resume"]
+
+
+async def test_stopping_a_paused_inbox_reads_on_for_the_closing_handshake() -> None:
+    harness = Harness()
+    for _ in range(PAUSE_AT):
+        harness.inbox.deliver("s")
+    assert harness.reading == ["pause"]
+    assert len(harness.inbox.stop()) == PAUSE_AT
+    assert harness.reading == ["pause", "resume"]
 
 
 async def test_the_runner_learns_of_the_closed_connection_after_what_was_queued() -> None:

@@ -13,6 +13,12 @@ its dispatches there and then, and queues only what needs the runner's task. Ord
 anything is queued, or while the runner performs a queued entry, later messages queue behind
 it, dispatches included. After a message that ends the connection (``Reconnect``/``Fatal``),
 nothing more is read from it, as when the runner stopped calling ``recv()``.
+
+Reading a message moves the session (its sequence number above all), so a message read must
+not be forgotten: when a connection ends with entries still queued, ``stop`` hands them back
+and the runner delivers their dispatches (a RESUME asks only for what came after). While
+entries wait, reading pauses once ``PAUSE_AT`` are queued, as websockets' own queue did, so a
+runner stuck on a send cannot make the queue grow without bound.
 """
 
 from __future__ import annotations
@@ -33,18 +39,30 @@ log = logging.getLogger(__name__)
 #: One websocket message's actions: what ``GatewayRunner._read`` makes of it.
 Reader = Callable[[str | bytes], list[Action]]
 
+#: Queued entries at which reading pauses; it resumes once the runner has taken them all.
+PAUSE_AT = 16
+
 
 class Inbox:
     """One connection's messages, read in arrival order (see the module docstring)."""
 
-    def __init__(self, read: Reader, dispatch: Callable[[Dispatch], None]) -> None:
+    def __init__(
+        self,
+        read: Reader,
+        dispatch: Callable[[Dispatch], None],
+        *,
+        pause: Callable[[], None] = lambda: None,
+        resume: Callable[[], None] = lambda: None,
+    ) -> None:
         self._read = read
         self._dispatch = dispatch
-        self._queued: deque[list[Action]] = deque()
+        self._pause, self._resume = pause, resume
+        self._paused = False
+        #: action lists for the runner, or what reading a message raised (raised in turn)
+        self._queued: deque[list[Action] | Exception] = deque()
         self._wake = asyncio.Event()
         self._closed = False
         self._stopped = False
-        self._failure: BaseException | None = None
         #: set by the runner while it performs a queued entry: later messages wait behind it
         self.busy = False
 
@@ -54,9 +72,9 @@ class Inbox:
             return
         try:
             actions = self._read(message)
-        except Exception as exc:  # a bug in reading: the runner's task raises it
-            self._failure, self._stopped = exc, True
-            self._wake.set()
+        except Exception as exc:  # a bug in reading: the runner's task raises it, in turn
+            self._stopped = True
+            self._enqueue(exc)
             return
         if not actions:
             return
@@ -64,31 +82,50 @@ class Inbox:
             self._stopped = True  # the connection ends here: nothing after it is read
         dispatches = [action for action in actions if isinstance(action, Dispatch)]
         if self._queued or self.busy or len(dispatches) != len(actions):
-            self._queued.append(actions)
-            self._wake.set()
+            self._enqueue(actions)
             return
         for dispatch in dispatches:
             self._dispatch(dispatch)
+
+    def _enqueue(self, entry: list[Action] | Exception) -> None:
+        self._queued.append(entry)
+        self._wake.set()
+        if len(self._queued) >= PAUSE_AT and not self._paused:
+            self._paused = True
+            self._pause()
 
     def lost(self) -> None:
         """The connection is closed: the runner learns it after what is queued."""
         self._closed = True
         self._wake.set()
 
-    def stop(self) -> None:
-        """Read nothing more (the runner is ending the connection)."""
+    def stop(self) -> list[list[Action]]:
+        """Read nothing more (the connection ends); the entries read but not yet performed.
+
+        The caller delivers their dispatches, or knowingly drops them (the runner is stopped).
+        """
         self._stopped = True
+        left = [entry for entry in self._queued if not isinstance(entry, Exception)]
+        self._queued.clear()
+        if self._paused:  # the closing handshake still has to read the peer's close frame
+            self._paused = False
+            self._resume()
+        return left
 
     async def next(self) -> list[Action] | None:
         """The next queued entry, or None once the connection closed and nothing is queued.
 
-        Raises what reading a message raised.
+        Raises what reading a message raised, after the entries read before it.
         """
         while True:
-            if self._failure is not None:
-                raise self._failure
             if self._queued:
-                return self._queued.popleft()
+                entry = self._queued.popleft()
+                if self._paused and not self._queued:
+                    self._paused = False
+                    self._resume()
+                if isinstance(entry, Exception):
+                    raise entry
+                return entry
             if self._closed:
                 return None
             self._wake.clear()
@@ -110,6 +147,15 @@ class InboxConnection(ClientConnection):
         self._lost = False
         self._fragments: list[bytes] = []
         self._text = False
+
+    def pause_reading(self) -> None:
+        """Stop reading the socket (the inbox's queue is full)."""
+        if not self.transport.is_closing():
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if not self.transport.is_closing():
+            self.transport.resume_reading()
 
     def attach(self, inbox: Inbox) -> None:
         self._inbox = inbox

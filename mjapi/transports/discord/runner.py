@@ -213,9 +213,26 @@ class GatewayRunner:
                 assert isinstance(ws, InboxConnection)
                 # zlib-stream: one inflate context for the whole connection (§2.1).
                 stream = ZlibStream(MAX_FRAME_BYTES)
-                inbox = Inbox(lambda message: self._read(message, stream), self._dispatch)
+                inbox = Inbox(
+                    lambda message: self._read(message, stream),
+                    self._dispatch,
+                    pause=ws.pause_reading,
+                    resume=ws.resume_reading,
+                )
                 ws.attach(inbox)
-                return await self._pump(ws, inbox)
+                try:
+                    outcome = await self._pump(ws, inbox)
+                except asyncio.CancelledError:
+                    inbox.stop()  # stopped: nothing more is handed on, read or not
+                    raise
+                except Exception:
+                    self._hand_on(inbox.stop())
+                    raise
+                self._hand_on(inbox.stop())
+                if isinstance(outcome, Reconnect):
+                    # Not 1000/1001: those would invalidate the session we want to resume.
+                    await ws.close(CloseCode.RECONNECTING, "reconnecting")
+                return outcome
         except DiscordAuthError:
             return Fatal(401, "Discord rejected the token (HTTP 401 on GET /gateway)")
         except RateLimited as exc:
@@ -241,11 +258,18 @@ class GatewayRunner:
                 outcome = await self._perform(ws, self._session.on_tick(self._loop_time()))
             if outcome is None:
                 continue
-            inbox.stop()  # this connection ends: what it still brings is not read
-            if isinstance(outcome, Reconnect):
-                # Not 1000/1001: those would invalidate the session we want to resume.
-                await ws.close(CloseCode.RECONNECTING, "reconnecting")
             return outcome
+
+    def _hand_on(self, left: list[list[Action]]) -> None:
+        """The dispatches of messages read but not performed when their connection ended.
+
+        Reading them moved the session's sequence number, so a RESUME will not replay them:
+        dropped here, they would be lost. Sends are moot on a connection that is ending.
+        """
+        for actions in left:
+            for action in actions:
+                if isinstance(action, Dispatch):
+                    self._dispatch(action)
 
     async def _receive_until_due(
         self, ws: ClientConnection, inbox: Inbox
