@@ -508,6 +508,7 @@ async def test_runner_drops_a_zombie_connection_and_resumes() -> None:
     assert recorded.dispatches == ["READY", "RESUMED"]
 
 
+@pytest.mark.both_loops
 async def test_dispatches_read_before_a_connection_ended_reach_the_app_before_resuming() -> None:
     # A heartbeat request, two dispatches and a close arrive in one read: the dispatches are
     # read (the session's seq moves to 3) while the runner still has the beat to send. When
@@ -549,6 +550,7 @@ async def test_dispatches_read_before_a_connection_ended_reach_the_app_before_re
     assert recorded.dispatches == ["READY", "MESSAGE_CREATE", "MESSAGE_CREATE", "RESUMED"]
 
 
+@pytest.mark.both_loops
 async def test_nothing_is_dispatched_once_the_runner_is_stopped() -> None:
     # Stopping closes the connection, and the close handshake may take a while; what the
     # gateway sends meanwhile must not reach the app (a stopped account's link is going away).
@@ -575,6 +577,75 @@ async def test_nothing_is_dispatched_once_the_runner_is_stopped() -> None:
         await runner.stop()
 
     assert recorded.dispatches == ["READY"]
+
+
+@pytest.mark.both_loops
+async def test_a_stop_silences_the_connection_before_its_task_takes_the_cancellation() -> None:
+    # The gateway's frames are already on the socket when stop() is called: read before the
+    # runner's task runs again, they must not be dispatched any more.
+    sent = asyncio.Event()
+
+    async def racing(peer: Peer) -> None:
+        await peer.hello()
+        await peer.expect(2)
+        await peer.ready("session-t")
+        await peer.expect(1)  # the first beat: the runner is idle, waiting for messages
+        peer.burst([{"op": 0, "t": "MESSAGE_CREATE", "s": 2, "d": {"id": "m2"}}])
+        sent.set()
+        await peer.client_close_code()
+
+    recorded = Recorded()
+    async with ScriptedGateway(racing).serving() as gateway:
+        runner = scripted_runner(gateway, recorded)
+        runner.start()
+        await sent.wait()
+        before_stop = list(recorded.dispatches)
+        await runner.stop()
+
+    assert recorded.dispatches == before_stop
+
+
+@pytest.mark.both_loops
+async def test_a_ready_handed_on_after_its_connection_ended_does_not_mean_connected() -> None:
+    # READY arrives behind a heartbeat request, with a close: it is handed on once the send
+    # fails, but that connection is gone; interactions must wait for the RESUMED.
+    resume_seen, go_on = asyncio.Event(), asyncio.Event()
+
+    async def first(peer: Peer) -> None:
+        await peer.hello()
+        await peer.expect(2)
+        ready = {
+            "session_id": "session-c",
+            "resume_gateway_url": f"{peer.base}/resume",
+            "user": {"id": "42", "username": "user"},
+        }
+        peer.burst([{"op": 1, "d": None}, {"op": 0, "t": "READY", "s": 1, "d": ready}], close=1001)
+        await peer.ws.wait_closed()
+
+    async def resumed(peer: Peer) -> None:
+        await peer.hello()
+        await peer.expect(6)
+        resume_seen.set()
+        await go_on.wait()
+        await peer.dispatch("RESUMED", {}, seq=2)
+        await peer.client_close_code()
+
+    recorded = Recorded()
+    async with ScriptedGateway(first, resumed).serving() as gateway:
+        runner = scripted_runner(gateway, recorded)
+        runner.start()
+        connected = asyncio.ensure_future(runner.wait_connected(10))
+        async with asyncio.timeout(10):
+            await resume_seen.wait()
+        for _ in range(5):
+            await asyncio.sleep(0)
+        connected_before_resumed = connected.done()
+        go_on.set()
+        await connected
+        await runner.stop()
+
+    assert not connected_before_resumed
+    assert recorded.dispatches == ["READY", "RESUMED"]
 
 
 async def test_heartbeats_keep_their_schedule_while_dispatches_stream_in() -> None:

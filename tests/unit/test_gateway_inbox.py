@@ -154,6 +154,18 @@ async def test_stop_hands_back_what_was_read_but_not_performed() -> None:
     assert await harness.queued() == []
 
 
+async def test_a_reading_failure_dropped_by_stop_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    harness = Harness()
+    harness.inbox.deliver("s")
+    harness.inbox.deliver("boom")
+    with caplog.at_level(logging.ERROR, logger="mjapi.transports.discord.inbox"):
+        assert harness.inbox.stop() == [[Send({"op": 1})]]
+    assert "reading a gateway message failed" in caplog.text
+    assert "reader broke" in caplog.text
+
+
 async def test_reading_pauses_while_the_queue_is_full_and_resumes_once_it_is_empty() -> None:
     harness = Harness()
     harness.inbox.deliver("s")

@@ -105,7 +105,12 @@ class Inbox:
         The caller delivers their dispatches, or knowingly drops them (the runner is stopped).
         """
         self._stopped = True
-        left = [entry for entry in self._queued if not isinstance(entry, Exception)]
+        left: list[list[Action]] = []
+        for entry in self._queued:
+            if isinstance(entry, Exception):  # never raised now: at least it is not silent
+                log.error("reading a gateway message failed", exc_info=entry)
+            else:
+                left.append(entry)
         self._queued.clear()
         if self._paused:  # the closing handshake still has to read the peer's close frame
             self._paused = False

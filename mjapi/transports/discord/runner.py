@@ -93,6 +93,8 @@ class GatewayRunner:
         self._ready = False
         #: set while a connection has a usable session (READY/RESUMED arrived on it)
         self._connected = asyncio.Event()
+        #: the current connection's inbox, while there is one (``stop`` silences it at once)
+        self._inbox: Inbox | None = None
         self.fatal: Fatal | None = None
 
     # -- public -------------------------------------------------------------------------------
@@ -158,6 +160,10 @@ class GatewayRunner:
         self._connected.set()  # wake waiters: they find the runner stopped
         if task is None:
             return
+        if self._inbox is not None:
+            # Now, not when the task takes its cancellation: bytes already on the socket
+            # may be read before that, and a stopped runner dispatches nothing more.
+            self._inbox.stop()
         task.cancel()
         try:
             await task
@@ -220,6 +226,7 @@ class GatewayRunner:
                     resume=ws.resume_reading,
                 )
                 ws.attach(inbox)
+                self._inbox = inbox
                 try:
                     outcome = await self._pump(ws, inbox)
                 except asyncio.CancelledError:
@@ -228,6 +235,8 @@ class GatewayRunner:
                 except Exception:
                     self._hand_on(inbox.stop())
                     raise
+                finally:
+                    self._inbox = None
                 self._hand_on(inbox.stop())
                 if isinstance(outcome, Reconnect):
                     # Not 1000/1001: those would invalidate the session we want to resume.
@@ -264,12 +273,13 @@ class GatewayRunner:
         """The dispatches of messages read but not performed when their connection ended.
 
         Reading them moved the session's sequence number, so a RESUME will not replay them:
-        dropped here, they would be lost. Sends are moot on a connection that is ending.
+        dropped here, they would be lost. Sends are moot on a connection that is ending, and
+        a READY among them does not make the ended connection usable (``live=False``).
         """
         for actions in left:
             for action in actions:
                 if isinstance(action, Dispatch):
-                    self._dispatch(action)
+                    self._dispatch(action, live=False)
 
     async def _receive_until_due(
         self, ws: ClientConnection, inbox: Inbox
@@ -355,10 +365,12 @@ class GatewayRunner:
                 return action
         return None
 
-    def _dispatch(self, action: Dispatch) -> None:
+    def _dispatch(self, action: Dispatch, *, live: bool = True) -> None:
+        """Hand ``action`` to the app; ``live``: it came on the connection in use."""
         if action.name in READY_EVENTS:
             self._ready = True
-            self._connected.set()
+            if live:
+                self._connected.set()
             self._settled.set()
         try:
             self._on_dispatch(action.name, action.data)
