@@ -346,6 +346,12 @@ class Peer:
         }
         await self.dispatch("READY", data, seq)
 
+    async def identified(self, session_id: str) -> None:
+        """HELLO, the client's IDENTIFY, READY: a fresh session, as the gateway starts one."""
+        await self.hello()
+        await self.expect(2)
+        await self.ready(session_id)
+
     async def expect(self, op: int) -> dict[str, Any]:
         """The next client frame with this opcode (heartbeats in between are acknowledged)."""
         while True:
@@ -517,9 +523,7 @@ async def test_dispatches_read_before_a_connection_ended_reach_the_app_before_re
     resumed_at: list[int] = []
 
     async def first(peer: Peer) -> None:
-        await peer.hello()
-        await peer.expect(2)
-        await peer.ready("session-r")
+        await peer.identified("session-r")
         peer.burst(
             [
                 {"op": 1, "d": None},
@@ -557,9 +561,7 @@ async def test_nothing_is_dispatched_once_the_runner_is_stopped() -> None:
     stopping = asyncio.Event()
 
     async def chatty(peer: Peer) -> None:
-        await peer.hello()
-        await peer.expect(2)
-        await peer.ready("session-s")
+        await peer.identified("session-s")
         await stopping.wait()
         peer.ws.transport.pause_reading()  # the client's close frame is read late
         for seq in range(2, 12):
@@ -586,9 +588,7 @@ async def test_a_stop_silences_the_connection_before_its_task_takes_the_cancella
     sent = asyncio.Event()
 
     async def racing(peer: Peer) -> None:
-        await peer.hello()
-        await peer.expect(2)
-        await peer.ready("session-t")
+        await peer.identified("session-t")
         await peer.expect(1)  # the first beat: the runner is idle, waiting for messages
         peer.burst([{"op": 0, "t": "MESSAGE_CREATE", "s": 2, "d": {"id": "m2"}}])
         sent.set()
