@@ -18,19 +18,15 @@ from starlette.types import ASGIApp
 
 
 @asynccontextmanager
-async def serve_asgi(app: ASGIApp, *, nodelay: bool = False) -> AsyncIterator[str]:
+async def serve_asgi(app: ASGIApp) -> AsyncIterator[str]:
     """Serve ``app`` with uvicorn on 127.0.0.1 (a free port, lifespan on); yields its base URL.
 
-    ``nodelay`` (for webhook receivers): asyncio sets TCP_NODELAY only on sockets created with
-    IPPROTO_TCP named (uvloop, as in production, on all). Without it a kept-alive client waits
-    40 ms for each answer's body (uvicorn writes head and body apart; Nagle holds the body until
-    the client's delayed ACK). Off by default: mjapi's API in the tests keeps the timing the suite
-    was tuned on (answers ~40 ms later); turning it on there once exposed a real transport gap
-    (a job whose whole life after "Waiting to start" fell into a lost session; fixed in
-    correlate.py, tested in tests/unit/test_correlate_resume.py).
+    The socket names IPPROTO_TCP: asyncio's own loop sets TCP_NODELAY only on sockets whose
+    protocol says TCP (uvloop, as in production, on all). Without it a kept-alive client waited
+    ~40 ms for each answer's body (uvicorn writes head and body apart; Nagle held the body until
+    the client's delayed ACK).
     """
-    protocol = socket.IPPROTO_TCP if nodelay else 0
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, protocol)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(

@@ -168,9 +168,15 @@ class _EmbeddedServer(_SimulatorServer):
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    """A bound socket, so the real port is known before uvicorn starts (port 0 = any free one)."""
+    """A bound socket, so the real port is known before uvicorn starts (port 0 = any free one).
+
+    IPPROTO_TCP named: asyncio's own loop sets TCP_NODELAY only on sockets whose protocol says
+    TCP (uvloop sets it on all). Without it every answer waited ~40 ms on asyncio's loop:
+    uvicorn writes an answer's head and body apart, and Nagle held the body back until the
+    client's delayed ACK.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

@@ -73,7 +73,7 @@ async def stack(
     sink = CallbackSink()
     async with (
         running_simulator(simulator_config) as sim,
-        serve_asgi(sink.app, nodelay=True) as sink_url,
+        serve_asgi(sink.app) as sink_url,
     ):
         settings = Settings(
             data_dir=tmp_path,

@@ -109,7 +109,7 @@ async def crash_world(tmp_path: Path) -> AsyncIterator[tuple[Server, CallbackSin
     # Pro plan: 12 jobs at once and 10 more in Midjourney's queue, so 15 slots never overflow it.
     config = SimulatorConfig(step_delay=STEP_DELAY, heartbeat_interval_ms=5000, default_plan="Pro")
     sink = CallbackSink()
-    async with running_simulator(config) as sim, serve_asgi(sink.app, nodelay=True) as sink_url:
+    async with running_simulator(config) as sim, serve_asgi(sink.app) as sink_url:
         server = Server(tmp_path, sim.base_url)
         try:
             yield server, sink, f"{sink_url}/hook"

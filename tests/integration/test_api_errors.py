@@ -42,7 +42,7 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
     settings = Settings(data_dir=tmp_path, ack_timeout=2, allow_private_urls=True)
     app = create_app(settings, transport_factory=factory)
     sink = CallbackSink()
-    async with serve_asgi(app) as base_url, serve_asgi(sink.app, nodelay=True) as sink_url:
+    async with serve_asgi(app) as base_url, serve_asgi(sink.app) as sink_url:
         store: Store = app.state.store
         token = new_token(await store.next_user_id())
         await store.add_token(ApiToken(hash_token(token), 1, SystemClock().now()))

@@ -10,6 +10,7 @@ import contextlib
 import io
 import json
 import re
+import socket
 import zlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -22,6 +23,7 @@ from websockets.exceptions import ConnectionClosed
 
 from mjapi.simulator import Simulator, SimulatorConfig, running_simulator
 from mjapi.simulator.render import render_grid
+from mjapi.simulator.server import _bind
 from tests.conftest import load_capture
 
 TOKEN = "sim-test-token-alpha-0123456789"
@@ -704,3 +706,24 @@ async def test_image_variants_share_the_pictures_of_different_jobs() -> None:
     seed = "variant 0"
     expected = render_grid(seed, seed, 64, captions=False)
     assert Image.open(io.BytesIO(first["png"])).convert("RGB").tobytes() == expected.tobytes()
+
+
+@pytest.mark.both_loops
+async def test_the_simulators_connections_send_without_nagle_delays() -> None:
+    """Accepted connections get TCP_NODELAY on either loop: uvicorn writes an answer's head and
+    body apart, and with Nagle on asyncio's loop held each body ~40 ms for the client's ACK."""
+    listener = _bind("127.0.0.1", 0)
+    accepted: asyncio.Future[asyncio.BaseTransport] = asyncio.get_running_loop().create_future()
+
+    class Accept(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            accepted.set_result(transport)
+
+    server = await asyncio.get_running_loop().create_server(Accept, sock=listener)
+    async with server:
+        _, writer = await asyncio.open_connection(*listener.getsockname()[:2])
+        transport = await asyncio.wait_for(accepted, WAIT)
+        sock = transport.get_extra_info("socket")
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        transport.close()
+        writer.close()

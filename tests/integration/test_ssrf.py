@@ -162,7 +162,7 @@ async def servers(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Wor
     sink = CallbackSink()
     async with (
         serve_asgi(image_host()) as images_url,
-        serve_asgi(sink.app, nodelay=True) as sink_url,
+        serve_asgi(sink.app) as sink_url,
     ):
         resolver = Resolver()
         dial = Dial({IMAGES_IP: port_of(images_url), HOOKS_IP: port_of(sink_url)})

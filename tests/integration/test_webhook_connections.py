@@ -106,7 +106,7 @@ async def receiver() -> AsyncIterator[Receiver]:
     sink = CallbackSink()
     extra = [Route("/huge", huge, methods=["POST"]), Route("/drip", drip, methods=["POST"])]
     app = Starlette(routes=[*sink.app.routes, *extra])
-    async with serve_asgi(app, nodelay=True) as base_url:
+    async with serve_asgi(app) as base_url:
         yield Receiver(sink, base_url)
 
 
