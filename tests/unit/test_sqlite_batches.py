@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Awaitable
 from functools import partial
 from pathlib import Path
@@ -294,3 +295,42 @@ async def test_a_base_exception_is_not_retried_but_propagates(traced: Traced) ->
     assert traced.statements == ["BEGIN IMMEDIATE", inserted("a"), "ROLLBACK"]
     assert traced.commit.stats.retried == 0
     assert await traced.keys() == ["taken"]
+
+
+async def test_a_writer_resumes_two_loop_turns_after_its_batch_left_the_thread(
+    traced: Traced,
+) -> None:
+    """The loop callback that hears of the batch settles its writes at once: the writer runs in
+    the next turn. (Awaiting the executor's future, the writers woke a turn later: the future
+    was first copied to an asyncio future, which then woke the task that settled the writes.)
+    """
+    release = threading.Event()
+
+    def held_insert(conn: sqlite3.Connection) -> str:
+        release.wait()
+        return insert("held", conn)
+
+    turns = 0
+    resumed_at: list[int] = []
+
+    async def writer() -> None:
+        await traced.commit.write(held_insert)
+        resumed_at.append(turns)
+
+    def tick() -> None:
+        nonlocal turns
+        turns += 1
+        loop.call_soon(tick)
+
+    loop = asyncio.get_running_loop()
+    writing = asyncio.create_task(writer())
+    await asyncio.sleep(0)  # the write queues
+    await asyncio.sleep(0)  # its batch goes to the thread, where it waits for ``release``
+    release.set()
+    # Block the loop until the thread is through with the batch and has said so (the executor
+    # runs one call at a time: a call queued after the batch runs once the batch has reported).
+    assert traced.worker._executor is not None
+    traced.worker._executor.submit(lambda: None).result(timeout=10)
+    loop.call_soon(tick)  # after what the thread posted: turn 1 runs that, then counts 1
+    await writing
+    assert resumed_at == [1]
