@@ -307,7 +307,7 @@ async def test_a_writer_resumes_two_loop_turns_after_its_batch_left_the_thread(
     release = threading.Event()
 
     def held_insert(conn: sqlite3.Connection) -> str:
-        release.wait()
+        release.wait(timeout=10)
         return insert("held", conn)
 
     turns = 0
@@ -334,3 +334,28 @@ async def test_a_writer_resumes_two_loop_turns_after_its_batch_left_the_thread(
     loop.call_soon(tick)  # after what the thread posted: turn 1 runs that, then counts 1
     await writing
     assert resumed_at == [1]
+
+
+async def test_drain_waits_for_a_write_queued_as_the_store_went_idle(traced: Traced) -> None:
+    later: list[asyncio.Future[str]] = []
+    first = traced.commit.submit(partial(insert, "a"))
+    # Runs after the batch went idle, before the draining task wakes up.
+    first.add_done_callback(lambda _: later.append(traced.commit.submit(partial(insert, "b"))))
+
+    await traced.commit.drain()
+    assert [future.result() for future in later] == ["b"]
+
+
+def stop_iteration(conn: sqlite3.Connection) -> None:
+    raise StopIteration
+
+
+async def test_a_write_raising_stop_iteration_fails_alone_and_later_writes_go_on(
+    traced: Traced,
+) -> None:
+    """A future refuses StopIteration: settling it once stopped every later write."""
+    writes = [traced.commit.write(stop_iteration), traced.commit.write(partial(insert, "a"))]
+    results = await asyncio.wait_for(asyncio.gather(*writes, return_exceptions=True), 10)
+
+    assert isinstance(results[0], RuntimeError) and results[1] == "a"
+    assert await asyncio.wait_for(traced.commit.write(partial(insert, "b")), 10) == "b"

@@ -122,7 +122,7 @@ class AttemptRecorder:
 def _settle(batch: _Batch, written: asyncio.Future[Outcomes]) -> None:
     """Give each caller its attempt's outcome (loop thread, once the write is settled)."""
     batch.close()  # whatever became of the write, later attempts start a new one
-    if written.cancelled():  # the loop is shutting down: nobody will write it
+    if written.cancelled():  # a batch stopped by a BaseException (GroupCommit): not written
         for waiter in batch.waiters:
             waiter.cancel()
         return

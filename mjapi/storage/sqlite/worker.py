@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
 from collections import deque
 from collections.abc import Callable, Hashable, Sequence
@@ -37,6 +38,8 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -278,6 +281,9 @@ class GroupCommit:
     writes queue for the next one, so the busier the store, the bigger the batches; an idle
     store writes a lone call at once (one loop turn later, with the writes of that turn).
 
+    It belongs to the event loop it is used on: a batch still in the thread when that loop
+    closes is never settled (nobody is left to await it).
+
     No task drives the batches: the loop callback that settles one batch's writes also starts
     the next (``SqliteWorker.start``). With a task awaiting each batch, the thread stayed idle
     for two turns of the busy loop between batches (the executor's future copied to an asyncio
@@ -360,7 +366,8 @@ class GroupCommit:
 
         Raises the ``BaseException`` a batch raised, once (``GroupCommit``'s docstring).
         """
-        await self._idle.wait()
+        while not self._idle.is_set():  # a write queued before this task woke: wait for it too
+            await self._idle.wait()
         failure, self._failure = self._failure, None
         if failure is not None:
             raise failure
@@ -396,22 +403,31 @@ class GroupCommit:
         return batch
 
     def _batch_done(self, outcomes: list[Outcome] | None, error: BaseException | None) -> None:
-        """Settle the batch's writes (loop thread), then start the next one."""
+        """Settle the batch's writes (loop thread), then start the next one -- whatever happens
+        while settling: a batch left running would hold every later write."""
         batch, self._running = self._running or [], []
-        if error is not None and not isinstance(error, Exception):
-            # Cancelled, or like KeyboardInterrupt: nothing queued will be written by us.
-            for queued in [*batch, *self._queue]:
-                queued.future.cancel()
-            self._queue.clear()
+        try:
+            if error is not None and not isinstance(error, Exception):
+                self._fail_all(batch, error)
+            elif error is not None:
+                for queued in batch:
+                    _settle(queued.future, (None, error))
+            else:
+                assert outcomes is not None
+                for queued, outcome in zip(batch, outcomes, strict=True):
+                    _settle(queued.future, outcome)
+        finally:
+            self._next_batch()
+
+    def _fail_all(self, batch: list[_Write[Any]], error: BaseException) -> None:
+        """A batch raised a ``BaseException`` (like KeyboardInterrupt): nothing queued is
+        written; ``drain`` raises it (the first one, if several came before a drain)."""
+        for queued in [*batch, *self._queue]:
+            queued.future.cancel()
+        self._queue.clear()
+        log.error("a write batch stopped: %r; its writes and the queued ones are cancelled", error)
+        if self._failure is None:
             self._failure = error
-        elif error is not None:
-            for queued in batch:
-                _settle(queued.future, (None, error))
-        else:
-            assert outcomes is not None
-            for queued, outcome in zip(batch, outcomes, strict=True):
-                _settle(queued.future, outcome)
-        self._next_batch()
 
 
 class _WriteFailed(Exception):
@@ -517,5 +533,7 @@ def _settle(future: asyncio.Future[Any], outcome: Outcome) -> None:
     value, error = outcome
     if error is None:
         future.set_result(value)
+    elif isinstance(error, StopIteration):  # a future refuses it (it would end a coroutine)
+        future.set_exception(RuntimeError(f"the write raised {error!r}"))
     else:
         future.set_exception(error)
