@@ -452,7 +452,7 @@ class Driver:
                     continue
                 target = called if key == RESULT else progress
                 target_open = called_open if key == RESULT else progress_open
-                if key != STARTED:
+                if key != STARTED and not _superseded(record.called, key):
                     _split(record.called.get(key), emitted, observed, target, target_open)
             if not start <= record.emitted.get(RESULT, math.nan) < end:
                 continue
@@ -466,6 +466,12 @@ class Driver:
         result.callback_progress = Summary.of_seconds(progress, progress_open)
         result.callback_final = Summary.of_seconds(called, called_open)
         result.visible = Summary.of_seconds(visible, visible_open)
+
+
+def _superseded(called: dict[int, float], key: int) -> bool:
+    """A progress report whose callback never came while a later one of its job did: mjapi's
+    outbox dropped it for the newer state (a receiver behind), so it has no latency."""
+    return key != RESULT and key not in called and any(later > key for later in called)
 
 
 def _split(
