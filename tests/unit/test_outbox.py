@@ -394,3 +394,42 @@ async def test_a_busy_receiver_gets_job_results_before_other_jobs_progress(
         assert all(a.succeeded for row in world.store.rows.values() for a in row.attempts)
     finally:
         await outbox.close()
+
+
+async def test_resumed_callbacks_drop_only_the_untried_progress(world: World) -> None:
+    """After a restart: a report attempted before it may have arrived, so it goes out again."""
+
+    def stored(status: str) -> str:
+        job = make_job(jobid="job-9", owner=OWNER, status=JobStatus(status), reply_url=HOOK)
+        return world.store.add(world.outbox.prepare(job, world.clock.now())).event_id
+
+    tried = stored("progress")
+    failed = Attempt(1, world.clock.now(), 3, 503, "answered HTTP 503")
+    row = world.store.rows[tried]
+    world.store.rows[tried] = row.with_attempt(failed, DeliveryStatus.PENDING, world.clock.now())
+    untried = stored("progress")
+    stored("completed")
+
+    await world.outbox.start()
+    await world.settled()
+    assert world.receiver.statuses("job-9") == ["progress", "completed"]
+    assert untried not in world.store.rows
+    assert world.store.rows[tried].status is DeliveryStatus.DELIVERED
+
+
+async def test_a_replayed_older_callback_does_not_supersede_newer_progress(world: World) -> None:
+    started = world.deliver("job-1", "started")
+    await world.settled()
+    gate = world.receiver.gates[HOOK] = asyncio.Event()
+    world.clock.advance(1)
+    world.deliver("job-1", "progress")  # its attempt waits at the receiver
+    for _ in range(5):
+        await asyncio.sleep(0)
+    world.clock.advance(1)
+    newer = world.deliver("job-1", "progress")
+    await world.outbox.replay(OWNER, started)  # older than the report: goes to the lane's end
+    gate.set()
+    await world.settled()
+
+    assert world.receiver.statuses("job-1") == ["started", "progress", "progress", "started"]
+    assert world.store.rows[newer].status is DeliveryStatus.DELIVERED
