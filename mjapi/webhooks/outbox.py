@@ -6,8 +6,7 @@ other, a later one only once the earlier one was delivered or given up, so a rec
 ``started`` before ``progress`` before ``completed``. A failed attempt is retried with
 exponential backoff and full jitter until the delivery's ``expires`` (24 h by default); every
 attempt is recorded. At start-up every pending delivery is loaded again, so a crash delays
-callbacks but never loses one (a progress report a newer one supersedes is dropped, see below,
-after a restart as before it).
+callbacks but never loses one.
 
 A receiver that falls behind gets each job's newest state, not a backlog of stale ones: when a
 lane's next delivery is a ``progress`` report never attempted and a later callback of the job
@@ -118,9 +117,6 @@ class Outbox:
         #: notified after every recorded attempt while a draining shutdown watches it
         self._settled = asyncio.Condition()
         self._draining = 0
-        #: event ids being dropped as superseded, and being replayed: never both at once
-        self._dropping: set[str] = set()
-        self._replaying: set[str] = set()
 
     # -- the engine's side ----------------------------------------------------------------
 
@@ -208,25 +204,6 @@ class Outbox:
 
     async def replay(self, owner: int, event_id: str) -> Delivery:
         """Send a delivery again (same event id), now, with a fresh retry period."""
-        if event_id in self._dropping:  # being dropped as superseded: it is as good as gone
-            raise NotFound(f"Unable to locate delivery {event_id}")
-        self._replaying.add(event_id)  # and from now on it is not dropped
-        try:
-            replayed = await self._replay_stored(owner, event_id)
-        finally:
-            self._replaying.discard(event_id)
-        lane = self._lanes.get(replayed.jobid)
-        position = _position(lane.waiting, event_id) if lane is not None else None
-        if lane is not None and position is not None and not self._closed:
-            # Already waiting for a retry: take the fresh period and try now.
-            lane.waiting[position] = replayed
-            lane.nudge.set()
-            self._ensure_running(replayed.jobid)
-        else:
-            self.enqueue(replayed)
-        return replayed
-
-    async def _replay_stored(self, owner: int, event_id: str) -> Delivery:
         found = await self._store.get_delivery(event_id)
         if found is None or found.owner != owner:
             raise NotFound(f"Unable to locate delivery {event_id}")
@@ -236,6 +213,15 @@ class Outbox:
         )
         if replayed is None:
             raise NotFound(f"Unable to locate delivery {event_id}")
+        lane = self._lanes.get(replayed.jobid)
+        position = _position(lane.waiting, event_id) if lane is not None else None
+        if lane is not None and position is not None and not self._closed:
+            # Already waiting for a retry: take the fresh period and try now.
+            lane.waiting[position] = replayed
+            lane.nudge.set()
+            self._ensure_running(replayed.jobid)
+        else:
+            self.enqueue(replayed)
         return replayed
 
     # -- delivery ---------------------------------------------------------------------------
@@ -281,46 +267,25 @@ class Outbox:
                 return
 
     async def _drop_superseded(self, lane: _Lane) -> None:
-        """Drop the lane's never-attempted progress reports that a newer delivery of the job
-        follows (module doc); only those the store confirms are gone leave the lane."""
-        stale = self._stale(lane.waiting)
+        """Drop the lane's never-attempted progress reports that a later delivery follows
+        (module doc); only those the store confirms are gone leave the lane."""
+        stale = [
+            delivery
+            for delivery in list(lane.waiting)[:-1]
+            if delivery.event == SUPERSEDABLE and not delivery.attempts
+        ]
         if not stale:
             return
-        self._dropping.update(stale)
-        try:
-            drops = [self._store.drop_superseded(event_id) for event_id in stale]
-            dropped = await asyncio.gather(*drops, return_exceptions=True)
-        finally:
-            self._dropping.difference_update(stale)
-        for event_id, outcome in zip(stale, dropped, strict=True):
+        drops = [self._store.drop_superseded(delivery.event_id) for delivery in stale]
+        dropped = await asyncio.gather(*drops, return_exceptions=True)
+        for delivery, outcome in zip(stale, dropped, strict=True):
             if isinstance(outcome, BaseException):
-                log.error("superseded callback %s kept: %r", event_id, outcome)
-            elif outcome and (position := _position(lane.waiting, event_id)) is not None:
-                del lane.waiting[position]
+                log.error("superseded callback %s kept: %r", delivery.event_id, outcome)
+            elif outcome and delivery in lane.waiting:
+                lane.waiting.remove(delivery)
         if self._draining:
             async with self._settled:
                 self._settled.notify_all()
-
-    def _stale(self, waiting: deque[Delivery]) -> list[str]:
-        """Event ids of never-attempted progress reports a newer delivery follows in the lane.
-
-        Newer by creation (a tie: by place), not by place alone: a replayed old callback goes to
-        the lane's end, and must not make the newer state before it pointless.
-        """
-        stale: list[str] = []
-        newest_after = None
-        for delivery in reversed(waiting):
-            superseded = newest_after is not None and newest_after >= delivery.created
-            if (
-                superseded
-                and delivery.event == SUPERSEDABLE
-                and not delivery.attempts
-                and delivery.event_id not in self._replaying
-            ):
-                stale.append(delivery.event_id)
-            if newest_after is None or delivery.created > newest_after:
-                newest_after = delivery.created
-        return stale
 
     async def _attempt(self, delivery: Delivery, ticket: Ticket) -> Attempt:
         """One attempt; whatever goes wrong on our side is a failed attempt, never a dead lane.
