@@ -23,13 +23,12 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
-from mjapi.domain.deliveries import Attempt, DeliveryStatus
 from mjapi.domain.jobs import Attachment, Job, JobStatus, Seed
 from mjapi.storage.crypto import TokenCipher
 from mjapi.storage.sqlite import SqliteStore
 from mjapi.storage.sqlite.together import ROW_COUNTS, chunks
 from mjapi.storage.sqlite.worker import DbCall, Keyed, plan_batch
-from tests.factories import T0, make_delivery, make_job
+from tests.factories import make_delivery, make_job
 from tests.sqlite_traced import Traced, traced_commit
 
 # -- plan_batch
@@ -327,21 +326,3 @@ async def test_an_integer_beyond_sqlite_fails_its_own_save_only(store: SqliteSto
     assert results[0] is True and results[2] is True
     assert isinstance(results[1], OverflowError)
     assert await store.get_job(changed[0].jobid) == changed[0]
-
-
-async def test_drops_of_one_batch_run_together_each_with_its_own_answer(
-    store: SqliteStore,
-) -> None:
-    jobs = await started(store, 4)
-    for job in jobs:
-        assert await store.save_job(job, make_delivery(job, f"evt-{job.jobid}"))
-    tried = Attempt(1, T0, 5, 503, "answered HTTP 503")
-    await store.record_attempt("evt-job-003", tried, DeliveryStatus.PENDING, T0)
-    asked = ["evt-job-000", "evt-job-001", "evt-job-003", "evt-unknown", "evt-job-002"]
-
-    merged_before = store.batch_stats.merged
-    answers = await asyncio.gather(*(store.drop_superseded(event_id) for event_id in asked))
-
-    assert answers == [True, True, False, False, True]
-    assert store.batch_stats.merged - merged_before == len(asked)  # one statement for all
-    assert [d.event_id for d in await store.pending_deliveries()] == ["evt-job-003"]

@@ -244,14 +244,6 @@ DELETE FROM deliveries WHERE event_id = :event_id AND status = 'pending'
   AND NOT EXISTS (SELECT 1 FROM delivery_attempts AS a WHERE a.event_id = :event_id)
 RETURNING 1
 
--- name: drop_superseded_many
--- drop_superseded for a whole group commit batch: ?1 a JSON array of event ids; the ids of the
--- deliveries deleted come back.
-DELETE FROM deliveries
-WHERE event_id IN (SELECT value FROM json_each(?1)) AND status = 'pending'
-  AND NOT EXISTS (SELECT 1 FROM delivery_attempts AS a WHERE a.event_id = deliveries.event_id)
-RETURNING event_id
-
 -- name: get_webhook_secret
 SELECT secret_enc FROM webhook_secrets WHERE user_id = :user_id
 

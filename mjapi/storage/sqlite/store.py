@@ -69,7 +69,7 @@ from mjapi.storage.delivery_codec import (
 )
 from mjapi.storage.queries import Migration, load_migrations, load_queries
 from mjapi.storage.sqlite.attempts import AttemptRecorder, AttemptStatements
-from mjapi.storage.sqlite.together import DropsTogether, SavesTogether, saves_together
+from mjapi.storage.sqlite.together import SavesTogether, saves_together
 from mjapi.storage.sqlite.worker import (
     BatchStats,
     GroupCommit,
@@ -302,9 +302,9 @@ class SqliteStore:
         # Through group commit: under load it happens once per callback of a receiver that
         # fell behind. Its own key: it only deletes a row nothing else writes meanwhile (the
         # outbox decides it in the delivery's lane, before any attempt of it).
-        alone = partial(_dropped, event_id)
-        drop = Keyed(("superseded", event_id), alone, _DROPS_TOGETHER, event_id)
-        return await self._writes.write(drop)
+        params = {"event_id": event_id}
+        drop = Keyed(("superseded", event_id), partial(_fetch, "drop_superseded", params))
+        return bool(await self._writes.write(drop))
 
     async def webhook_secret(self, user_id: int) -> str | None:
         rows = await self._query("get_webhook_secret", {"user_id": user_id})
@@ -349,13 +349,6 @@ class SqliteStore:
 def _apply_pragmas(conn: sqlite3.Connection) -> None:
     for pragma in _PRAGMAS:
         conn.execute(pragma)
-
-
-_DROPS_TOGETHER = DropsTogether(QUERIES["drop_superseded_many"])
-
-
-def _dropped(event_id: str, conn: sqlite3.Connection) -> bool:
-    return bool(_fetch("drop_superseded", {"event_id": event_id}, conn))
 
 
 def _fetch(name: str, params: Params, conn: sqlite3.Connection) -> Rows:

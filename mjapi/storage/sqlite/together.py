@@ -21,7 +21,6 @@ to one-by-one saves, which give each caller its own answer.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -60,22 +59,6 @@ class SavesTogether:
         if not _all_changed(conn, self.insert, self.delivery_width, deliveries):
             return None
         return [True] * len(rows)
-
-
-@dataclass(frozen=True)
-class DropsTogether:
-    """``drop_superseded`` calls of one batch as one DELETE (``drop_superseded_many``).
-
-    Each drop is answered from the ids the statement returns: it always answers. Without it, a
-    receiver that fell behind cost one statement per dropped callback in the database thread.
-    """
-
-    #: ?1 a JSON array of event ids; RETURNING the ids deleted
-    delete: str
-
-    def run(self, event_ids: list[str], conn: sqlite3.Connection) -> list[bool]:
-        deleted = {row[0] for row in conn.execute(self.delete, (json.dumps(event_ids),))}
-        return [event_id in deleted for event_id in event_ids]
 
 
 def saves_together(
