@@ -290,13 +290,6 @@ class MemoryDeliveries:
         self.rows[event_id] = fresh
         return fresh
 
-    async def drop_superseded(self, event_id: str) -> bool:
-        row = self.rows.get(event_id)
-        if row is None or row.status is not DeliveryStatus.PENDING or row.attempts:
-            return False
-        del self.rows[event_id]
-        return True
-
     async def prune_deliveries(self, before: datetime) -> int:
         old = [
             e

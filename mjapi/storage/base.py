@@ -139,11 +139,6 @@ class DeliveryStore(Protocol):
         """Delete delivered and failed deliveries created before ``before``; how many went."""
         ...
 
-    async def drop_superseded(self, event_id: str) -> bool:
-        """Delete a ``pending`` delivery that was never attempted (a newer callback of its job
-        makes it pointless: ``Outbox``); False, and nothing changed, for any other."""
-        ...
-
     async def webhook_secret(self, user_id: int) -> str | None:
         """The user's callback signing secret (stored encrypted), None before the first."""
         ...

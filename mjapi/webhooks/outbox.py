@@ -8,13 +8,6 @@ exponential backoff and full jitter until the delivery's ``expires`` (24 h by de
 attempt is recorded. At start-up every pending delivery is loaded again, so a crash delays
 callbacks but never loses one.
 
-A receiver that falls behind gets each job's newest state, not a backlog of stale ones: when a
-lane's next delivery is a ``progress`` report never attempted and a later callback of the job
-waits behind it, it is dropped from the store (``drop_superseded``) instead of sent -- as if the
-engine had merged the two progress updates (``event_lanes.merge_progress``), which it does when
-the events themselves wait. Nothing a receiver may have seen is dropped: any attempt, a
-``started`` or the job's last callback always goes out, and each job's order is kept.
-
 Isolation: lanes are independent tasks, and concurrency is limited per receiver host, so a
 receiver that is down or slow holds up only its own callbacks, never jobs (the engine never
 waits for this worker) nor other receivers. When a receiver's attempts queue at its limit, the
@@ -53,9 +46,6 @@ PRUNE_INTERVAL = 3600.0
 
 #: The ``event`` of a job's last callback: once sent, its lane is done for good.
 LAST_EVENTS = frozenset(status.value for status in JobStatus if status.terminal)
-
-#: The ``event`` of a report a later callback of its job makes pointless when never sent.
-SUPERSEDABLE = JobStatus.PROGRESS.value
 
 #: Waits ``seconds`` unless the event is set first (a replay asks for an attempt now).
 Pause = Callable[[asyncio.Event, float], Awaitable[None]]
@@ -239,8 +229,6 @@ class Outbox:
 
     async def _settle(self, lane: _Lane) -> None:
         """Attempt the lane's oldest delivery until it is delivered or expires."""
-        if len(lane.waiting) > 1:
-            await self._drop_superseded(lane)
         while True:
             wait = (lane.waiting[0].next_attempt - self._clock.now()).total_seconds()
             if wait > 0 and not lane.nudge.is_set():
@@ -265,27 +253,6 @@ class Outbox:
             lane.waiting[0] = delivery
             if delivery.status is not DeliveryStatus.PENDING:
                 return
-
-    async def _drop_superseded(self, lane: _Lane) -> None:
-        """Drop the lane's never-attempted progress reports that a later delivery follows
-        (module doc); only those the store confirms are gone leave the lane."""
-        stale = [
-            delivery
-            for delivery in list(lane.waiting)[:-1]
-            if delivery.event == SUPERSEDABLE and not delivery.attempts
-        ]
-        if not stale:
-            return
-        drops = [self._store.drop_superseded(delivery.event_id) for delivery in stale]
-        dropped = await asyncio.gather(*drops, return_exceptions=True)
-        for delivery, outcome in zip(stale, dropped, strict=True):
-            if isinstance(outcome, BaseException):
-                log.error("superseded callback %s kept: %r", delivery.event_id, outcome)
-            elif outcome and delivery in lane.waiting:
-                lane.waiting.remove(delivery)
-        if self._draining:
-            async with self._settled:
-                self._settled.notify_all()
 
     async def _attempt(self, delivery: Delivery, ticket: Ticket) -> Attempt:
         """One attempt; whatever goes wrong on our side is a failed attempt, never a dead lane.

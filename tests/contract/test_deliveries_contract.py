@@ -365,35 +365,3 @@ async def test_concurrent_saves_through_two_stores_each_get_their_delivery(
     finally:
         for store in stores:
             await store.close()
-
-
-# -- superseded deliveries
-
-
-async def test_a_pending_delivery_never_attempted_can_be_dropped(store: Store) -> None:
-    job = await new_job(store, "job-s")
-    await outbox(store, job, "evt-old")
-    newer = job.evolve(progress=50)
-    assert await store.save_job(newer, delivery(newer, "evt-new"))
-
-    assert await store.drop_superseded("evt-old") is True
-    assert await store.get_delivery("evt-old") is None
-    assert await ids(store.pending_deliveries()) == ["evt-new"]
-    assert await store.drop_superseded("evt-old") is False  # gone already
-
-
-async def test_a_delivery_attempted_or_settled_is_never_dropped(store: Store) -> None:
-    outcomes = {
-        "tried": DeliveryStatus.PENDING,
-        "done": DeliveryStatus.DELIVERED,
-        "dead": DeliveryStatus.FAILED,
-    }
-    for event_id, status in outcomes.items():
-        await outbox(store, await new_job(store, f"job-{event_id}"), event_id)
-        await store.record_attempt(event_id, attempt(1), status, T0)
-
-    for event_id, status in outcomes.items():
-        assert await store.drop_superseded(event_id) is False
-        stored = await store.get_delivery(event_id)
-        assert stored is not None and stored.status is status and len(stored.attempts) == 1
-    assert await store.drop_superseded("evt-unknown") is False

@@ -76,44 +76,11 @@ async def world() -> AsyncIterator[World]:
 
 async def test_callbacks_of_a_job_arrive_in_order_through_failures(world: World) -> None:
     world.receiver.script(HOOK, 503, 503)
-    for status in ("started", "failed"):
+    for status in ("started", "progress", "completed"):
         world.deliver("job-1", status)
     await world.settled()
-    assert world.receiver.statuses("job-1") == ["started", "failed"]
+    assert world.receiver.statuses("job-1") == ["started", "progress", "completed"]
     assert len(world.pauses) == 2 and all(0 <= p <= 2 for p in world.pauses)
-
-
-async def test_a_progress_report_not_sent_yet_gives_way_to_a_later_callback(
-    world: World,
-) -> None:
-    """A receiver that fell behind gets the job's newest state, in order, nothing it saw lost."""
-    world.receiver.script(HOOK, 503)
-    started = world.deliver("job-1", "started")
-    stale = [world.deliver("job-1", "progress") for _ in range(3)]
-    world.deliver("job-1", "completed")
-    await world.settled()
-
-    assert world.receiver.statuses("job-1") == ["started", "completed"]
-    assert all(event_id not in world.store.rows for event_id in stale)
-    assert world.store.rows[started].attempt_count == 2  # retried, never dropped
-    assert await world.store.pending_deliveries() == []
-
-
-async def test_a_progress_report_attempted_once_is_never_dropped(world: World) -> None:
-    world.receiver.script(HOOK, 503)
-    tried = world.deliver("job-1", "progress")
-    for _ in range(5):  # its first attempt fails; it waits for the next one
-        if world.store.rows[tried].attempts:
-            break
-        await asyncio.sleep(0)
-    world.deliver("job-1", "progress")
-    world.deliver("job-1", "completed")
-    await world.settled()
-
-    # The receiver may have seen the first report (its answer could have been lost): it goes
-    # out again; the untried second one gives way to the result.
-    assert world.receiver.statuses("job-1") == ["progress", "completed"]
-    assert world.store.rows[tried].status is DeliveryStatus.DELIVERED
 
 
 async def test_retries_carry_the_same_event_id_and_every_attempt_is_recorded(
@@ -157,7 +124,7 @@ async def test_the_next_callback_of_a_job_waits_until_the_earlier_one_is_settled
     world: World,
 ) -> None:
     world.receiver.default = 503
-    first = world.deliver("job-1", "started")
+    first = world.deliver("job-1", "progress")
     second = world.deliver("job-1", "completed")
     await world.settled()
     # The second went out only once the first was given up, so it failed later too.
@@ -180,7 +147,7 @@ async def test_a_silent_receiver_delays_nobody_else(world: World) -> None:
 
 
 async def test_start_resumes_pending_callbacks_in_creation_order(world: World) -> None:
-    for status in ("started", "progress"):
+    for status in ("started", "progress", "completed"):
         job = make_job(
             jobid="job-9", owner=OWNER, status=JobStatus(status), reply_url="http://r.test/hook"
         )
@@ -195,7 +162,7 @@ async def test_start_resumes_pending_callbacks_in_creation_order(world: World) -
     )
     await world.outbox.start()
     await world.settled()
-    assert world.receiver.statuses("job-9") == ["started", "progress"]
+    assert world.receiver.statuses("job-9") == ["started", "progress", "completed"]
     assert world.receiver.statuses("job-8") == []  # delivered before the restart
 
 
@@ -374,23 +341,15 @@ async def test_a_busy_receiver_gets_job_results_before_other_jobs_progress(
         gate.set()
         await world.settled()
         sent = [(p.json()["jobid"], p.json()["status"]) for p in world.receiver.posted]
-        if waited:
-            # The result waits for its own lane's report, already at the gate, whose place went
-            # on to the next waiter meanwhile; then it is the first one let in again.
-            assert sent == [
-                ("job-0", "progress"),
-                ("job-3", "progress"),
-                ("job-1", "progress"),
-                ("job-3", "completed"),
-                ("job-2", "progress"),
-            ]
-        else:  # the report never went to the gate: the result supersedes it and goes first
-            assert sent == [
-                ("job-0", "progress"),
-                ("job-3", "completed"),
-                ("job-1", "progress"),
-                ("job-2", "progress"),
-            ]
+        # The result waits for its own lane's report, whose place went on to the next waiter
+        # meanwhile; then it is the first one let in again.
+        assert sent == [
+            ("job-0", "progress"),
+            ("job-3", "progress"),
+            ("job-1", "progress"),
+            ("job-3", "completed"),
+            ("job-2", "progress"),
+        ]
         assert all(a.succeeded for row in world.store.rows.values() for a in row.attempts)
     finally:
         await outbox.close()

@@ -211,12 +211,6 @@ WITH pruned AS (
 )
 SELECT count(*) FROM pruned
 
--- name: drop_superseded
--- Only a pending delivery no attempt was made of: one a receiver may have seen stays.
-DELETE FROM deliveries WHERE event_id = $1 AND status = 'pending'
-  AND NOT EXISTS (SELECT 1 FROM delivery_attempts AS a WHERE a.event_id = $1)
-RETURNING 1
-
 -- name: get_webhook_secret
 SELECT secret_enc FROM webhook_secrets WHERE user_id = $1
 

@@ -232,9 +232,6 @@ class PostgresStore:
     async def prune_deliveries(self, before: datetime) -> int:
         return int(await self._fetchval("prune_deliveries", utc(before)))
 
-    async def drop_superseded(self, event_id: str) -> bool:
-        return await self._fetchval("drop_superseded", event_id) is not None
-
     async def webhook_secret(self, user_id: int) -> str | None:
         encrypted = await self._fetchval("get_webhook_secret", user_id)
         return None if encrypted is None else self._cipher.decrypt(encrypted)

@@ -238,12 +238,6 @@ DELETE FROM deliveries WHERE created < :before AND status <> 'pending'
   )
 RETURNING 1
 
--- name: drop_superseded
--- Only a pending delivery no attempt was made of: one a receiver may have seen stays.
-DELETE FROM deliveries WHERE event_id = :event_id AND status = 'pending'
-  AND NOT EXISTS (SELECT 1 FROM delivery_attempts AS a WHERE a.event_id = :event_id)
-RETURNING 1
-
 -- name: get_webhook_secret
 SELECT secret_enc FROM webhook_secrets WHERE user_id = :user_id
 

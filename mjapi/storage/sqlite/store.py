@@ -298,14 +298,6 @@ class SqliteStore:
     async def prune_deliveries(self, before: datetime) -> int:
         return len(await self._query("prune_deliveries", {"before": time_to_text(before)}))
 
-    async def drop_superseded(self, event_id: str) -> bool:
-        # Through group commit: under load it happens once per callback of a receiver that
-        # fell behind. Its own key: it only deletes a row nothing else writes meanwhile (the
-        # outbox decides it in the delivery's lane, before any attempt of it).
-        params = {"event_id": event_id}
-        drop = Keyed(("superseded", event_id), partial(_fetch, "drop_superseded", params))
-        return bool(await self._writes.write(drop))
-
     async def webhook_secret(self, user_id: int) -> str | None:
         rows = await self._query("get_webhook_secret", {"user_id": user_id})
         return self._cipher.decrypt(rows[0]["secret_enc"]) if rows else None
