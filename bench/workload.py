@@ -469,8 +469,9 @@ class Driver:
 
 
 def _superseded(called: dict[int, float], key: int) -> bool:
-    """A progress report whose callback never came while a later one of its job did: mjapi's
-    outbox dropped it for the newer state (a receiver behind), so it has no latency."""
+    """A progress report whose callback never came while a later one of its job did: mjapi
+    merged it into the newer one (the engine does when a job's events wait), so it has no
+    latency of its own."""
     return key != RESULT and key not in called and any(later > key for later in called)
 
 
