@@ -443,6 +443,19 @@ def scripted_runner(gateway: ScriptedGateway, recorded: Recorded) -> GatewayRunn
     )
 
 
+@contextlib.asynccontextmanager
+async def started_runner(
+    *scripts: Script, **options: bool
+) -> AsyncIterator[tuple[ScriptedGateway, GatewayRunner, Recorded]]:
+    """A ``ScriptedGateway`` of ``scripts`` serving, and a started runner recording into a fresh
+    ``Recorded``."""
+    recorded = Recorded()
+    async with ScriptedGateway(*scripts, **options).serving() as gateway:
+        runner = scripted_runner(gateway, recorded)
+        runner.start()
+        yield gateway, runner, recorded
+
+
 async def test_runner_resumes_after_op7_identifies_after_op9_and_stops_on_4004() -> None:
     close_codes: list[int | None] = []
 
@@ -469,10 +482,7 @@ async def test_runner_resumes_after_op7_identifies_after_op9_and_stops_on_4004()
         await peer.ready("session-2")
         await peer.ws.close(4004, "Authentication failed.")
 
-    recorded = Recorded()
-    async with ScriptedGateway(first, resumed, fresh).serving() as gateway:
-        runner = scripted_runner(gateway, recorded)
-        runner.start()
+    async with started_runner(first, resumed, fresh) as (gateway, runner, recorded):
         await runner.wait_ready(5)
         async with asyncio.timeout(10):
             await recorded.died.wait()
@@ -502,10 +512,7 @@ async def test_runner_drops_a_zombie_connection_and_resumes() -> None:
         assert resume["d"]["session_id"] == "session-z"
         await peer.dispatch("RESUMED", {}, seq=2)
 
-    recorded = Recorded()
-    async with ScriptedGateway(silent, resumed, ack=False).serving() as gateway:
-        runner = scripted_runner(gateway, recorded)
-        runner.start()
+    async with started_runner(silent, resumed, ack=False) as (gateway, runner, recorded):
         await recorded.wait_for("RESUMED")
         await runner.stop()
 
@@ -543,10 +550,7 @@ async def test_dispatches_read_before_a_connection_ended_reach_the_app_before_re
         await peer.dispatch("RESUMED", {}, seq=4)
         await peer.client_close_code()
 
-    recorded = Recorded()
-    async with ScriptedGateway(first, resumed).serving() as gateway:
-        runner = scripted_runner(gateway, recorded)
-        runner.start()
+    async with started_runner(first, resumed) as (_gateway, runner, recorded):
         await recorded.wait_for("RESUMED")
         await runner.stop()
 
@@ -570,10 +574,7 @@ async def test_nothing_is_dispatched_once_the_runner_is_stopped() -> None:
         peer.ws.transport.resume_reading()
         await peer.ws.wait_closed()
 
-    recorded = Recorded()
-    async with ScriptedGateway(chatty).serving() as gateway:
-        runner = scripted_runner(gateway, recorded)
-        runner.start()
+    async with started_runner(chatty) as (_gateway, runner, recorded):
         await recorded.wait_for("READY")
         stopping.set()
         await runner.stop()
@@ -594,10 +595,7 @@ async def test_a_stop_silences_the_connection_before_its_task_takes_the_cancella
         sent.set()
         await peer.client_close_code()
 
-    recorded = Recorded()
-    async with ScriptedGateway(racing).serving() as gateway:
-        runner = scripted_runner(gateway, recorded)
-        runner.start()
+    async with started_runner(racing) as (_gateway, runner, recorded):
         await sent.wait()
         before_stop = list(recorded.dispatches)
         await runner.stop()
@@ -630,10 +628,7 @@ async def test_a_ready_handed_on_after_its_connection_ended_does_not_mean_connec
         await peer.dispatch("RESUMED", {}, seq=2)
         await peer.client_close_code()
 
-    recorded = Recorded()
-    async with ScriptedGateway(first, resumed).serving() as gateway:
-        runner = scripted_runner(gateway, recorded)
-        runner.start()
+    async with started_runner(first, resumed) as (_gateway, runner, recorded):
         connected = asyncio.ensure_future(runner.wait_connected(10))
         async with asyncio.timeout(10):
             await resume_seen.wait()
@@ -667,10 +662,7 @@ async def test_heartbeats_keep_their_schedule_while_dispatches_stream_in() -> No
         beats_seen.set()
         await peer.client_close_code()
 
-    recorded = Recorded()
-    async with ScriptedGateway(busy).serving() as gateway:
-        runner = scripted_runner(gateway, recorded)
-        runner.start()
+    async with started_runner(busy) as (_gateway, runner, recorded):
         async with asyncio.timeout(10):
             await beats_seen.wait()
         await runner.stop()
@@ -699,10 +691,7 @@ async def test_the_runner_does_not_offer_permessage_deflate() -> None:
         await peer.ready("session-x")
         await peer.client_close_code()
 
-    recorded = Recorded()
-    async with ScriptedGateway(capture).serving() as gateway:
-        runner = scripted_runner(gateway, recorded)
-        runner.start()
+    async with started_runner(capture) as (_gateway, runner, _recorded):
         await runner.wait_ready(5)
         await runner.stop()
 
@@ -852,10 +841,7 @@ async def test_the_runner_inflates_split_zlib_frames() -> None:
         await peer.dispatch("MESSAGE_CREATE", {"id": "m1", "content": "x" * 2000}, seq=2)
         await peer.client_close_code()
 
-    recorded = Recorded()
-    async with ScriptedGateway(compressed, zlib_stream=True).serving() as gateway:
-        runner = scripted_runner(gateway, recorded)
-        runner.start()
+    async with started_runner(compressed, zlib_stream=True) as (gateway, runner, recorded):
         await recorded.wait_for("MESSAGE_CREATE")
         await runner.stop()
 
@@ -878,10 +864,7 @@ async def test_a_corrupt_zlib_stream_reconnects_and_resumes() -> None:
         await peer.dispatch("RESUMED", {}, seq=2)
         await peer.client_close_code()
 
-    recorded = Recorded()
-    async with ScriptedGateway(corrupt, resumed, zlib_stream=True).serving() as gateway:
-        runner = scripted_runner(gateway, recorded)
-        runner.start()
+    async with started_runner(corrupt, resumed, zlib_stream=True) as (gateway, runner, recorded):
         await recorded.wait_for("RESUMED")
         await runner.stop()
 
