@@ -197,6 +197,7 @@ class FakeCallbackClient:
         self.delivered: list[Posted] = []
         self.closed = False
         self._scripts: dict[str, deque[Outcome]] = {}
+        self._posting = asyncio.Condition()
 
     def script(self, url: str, *outcomes: Outcome) -> None:
         """The next POSTs to ``url`` meet ``outcomes``, one each, before ``default`` applies."""
@@ -205,6 +206,8 @@ class FakeCallbackClient:
     async def post(self, url: str, body: bytes, headers: Mapping[str, str], limit: float) -> int:
         posted = Posted(url, body, dict(headers), limit)
         self.posted.append(posted)
+        async with self._posting:
+            self._posting.notify_all()
         gate = self.gates.get(url)
         if gate is not None:
             async with asyncio.timeout(limit):
@@ -216,6 +219,11 @@ class FakeCallbackClient:
         if 200 <= outcome < 300:
             self.delivered.append(posted)
         return outcome
+
+    async def posts_reach(self, count: int) -> None:
+        """Once ``count`` POSTs have been sent (answered or not)."""
+        async with self._posting:
+            await self._posting.wait_for(lambda: len(self.posted) >= count)
 
     async def aclose(self) -> None:
         self.closed = True
@@ -254,11 +262,20 @@ class MemoryDeliveries:
         return sorted(pending, key=lambda d: d.seq)
 
     async def record_attempt(
-        self, event_id: str, attempt: Attempt, status: DeliveryStatus, next_attempt: datetime
+        self,
+        event_id: str,
+        attempt: Attempt,
+        status: DeliveryStatus,
+        next_attempt: datetime,
+        superseded: Sequence[str] = (),
     ) -> None:
         self.recorded.append((event_id, attempt, status))
         row = self.rows[event_id]
         self.rows[event_id] = row.with_attempt(attempt, status, next_attempt)
+        for gone in superseded:
+            dropped = self.rows.get(gone)
+            if dropped and dropped.status is DeliveryStatus.PENDING and not dropped.attempts:
+                del self.rows[gone]
 
     async def get_delivery(self, event_id: str) -> Delivery | None:
         return self.rows.get(event_id)

@@ -7,6 +7,7 @@ in the UPDATE itself, so a late or duplicate event can never move a terminal job
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -109,9 +110,20 @@ class DeliveryStore(Protocol):
         ...
 
     async def record_attempt(
-        self, event_id: str, attempt: Attempt, status: DeliveryStatus, next_attempt: datetime
+        self,
+        event_id: str,
+        attempt: Attempt,
+        status: DeliveryStatus,
+        next_attempt: datetime,
+        superseded: Sequence[str] = (),
     ) -> None:
-        """Store one attempt and the delivery's resulting status and next due time."""
+        """Store one attempt and the delivery's resulting status and next due time.
+
+        ``superseded``: deliveries of the same job that newer ones made pointless (``Outbox``),
+        deleted with the attempt, atomically (kept when the call fails) -- each only while it
+        is ``pending`` and was never attempted: one a receiver may have seen stays. One gone
+        already, or attempted meanwhile, does not change the call's outcome.
+        """
         ...
 
     async def get_delivery(self, event_id: str) -> Delivery | None:

@@ -6,7 +6,18 @@ other, a later one only once the earlier one was delivered or given up, so a rec
 ``started`` before ``progress`` before ``completed``. A failed attempt is retried with
 exponential backoff and full jitter until the delivery's ``expires`` (24 h by default); every
 attempt is recorded. At start-up every pending delivery is loaded again, so a crash delays
-callbacks but never loses one.
+callbacks but never loses one (a progress report a newer one supersedes is skipped, see below,
+after a restart as before it).
+
+A receiver that falls behind gets each job's newest state, not a backlog of stale ones: when a
+lane holds a ``progress`` report never attempted and a newer callback of the job waits behind
+it, the report is skipped -- as if the engine had merged the two progress updates
+(``event_lanes.merge_progress``), which it does when the events themselves wait. Nothing a
+receiver may have seen is skipped: any attempt, a ``started`` or the job's last callback always
+goes out, and each job's order is kept. A skipped report leaves the lane at once and the store
+with the lane's next recorded attempt (``record_attempt(..., superseded)``), in the same
+statement: deleting each in a write of its own cost more than sending it had, at the load where
+skipping matters. Until then it is still stored, so a restart resumes it and skips it again.
 
 Isolation: lanes are independent tasks, and concurrency is limited per receiver host, so a
 receiver that is down or slow holds up only its own callbacks, never jobs (the engine never
@@ -47,6 +58,9 @@ PRUNE_INTERVAL = 3600.0
 #: The ``event`` of a job's last callback: once sent, its lane is done for good.
 LAST_EVENTS = frozenset(status.value for status in JobStatus if status.terminal)
 
+#: The only callbacks a newer one of their job may supersede: later progress makes them moot.
+SUPERSEDABLE = JobStatus.PROGRESS.value
+
 #: Waits ``seconds`` unless the event is set first (a replay asks for an attempt now).
 Pause = Callable[[asyncio.Event, float], Awaitable[None]]
 
@@ -65,6 +79,8 @@ class _Lane:
     nudge: asyncio.Event = field(default_factory=asyncio.Event)
     #: the turn at the receiver's gate of the attempt being made, while there is one
     ticket: Ticket | None = None
+    #: event ids skipped as superseded, to delete from the store with the lane's next record
+    superseded: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -107,6 +123,9 @@ class Outbox:
         #: notified after every recorded attempt while a draining shutdown watches it
         self._settled = asyncio.Condition()
         self._draining = 0
+        #: skipped as superseded but maybe still stored, and being replayed: never both at once
+        self._superseded: set[str] = set()
+        self._replaying: set[str] = set()
 
     # -- the engine's side ----------------------------------------------------------------
 
@@ -184,6 +203,7 @@ class Outbox:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
         self._lanes.clear()
+        self._superseded.clear()  # still stored: the next start resumes and skips them again
 
     @property
     def backlog(self) -> int:
@@ -194,15 +214,13 @@ class Outbox:
 
     async def replay(self, owner: int, event_id: str) -> Delivery:
         """Send a delivery again (same event id), now, with a fresh retry period."""
-        found = await self._store.get_delivery(event_id)
-        if found is None or found.owner != owner:
+        if event_id in self._superseded:  # skipped for a newer one: as good as gone
             raise NotFound(f"Unable to locate delivery {event_id}")
-        now = self._clock.now()
-        replayed = await self._store.replay_delivery(
-            event_id, now, self._config.policy.expires(now)
-        )
-        if replayed is None:
-            raise NotFound(f"Unable to locate delivery {event_id}")
+        self._replaying.add(event_id)  # not skipped while the store replays it
+        try:
+            replayed = await self._replay_stored(owner, event_id)
+        finally:
+            self._replaying.discard(event_id)
         lane = self._lanes.get(replayed.jobid)
         position = _position(lane.waiting, event_id) if lane is not None else None
         if lane is not None and position is not None and not self._closed:
@@ -212,6 +230,18 @@ class Outbox:
             self._ensure_running(replayed.jobid)
         else:
             self.enqueue(replayed)
+        return replayed
+
+    async def _replay_stored(self, owner: int, event_id: str) -> Delivery:
+        found = await self._store.get_delivery(event_id)
+        if found is None or found.owner != owner:
+            raise NotFound(f"Unable to locate delivery {event_id}")
+        now = self._clock.now()
+        replayed = await self._store.replay_delivery(
+            event_id, now, self._config.policy.expires(now)
+        )
+        if replayed is None:
+            raise NotFound(f"Unable to locate delivery {event_id}")
         return replayed
 
     # -- delivery ---------------------------------------------------------------------------
@@ -226,10 +256,21 @@ class Outbox:
             self._tasks.pop(jobid, None)
             if not lane.waiting:
                 self._lanes.pop(jobid, None)
+                self._forget_superseded(lane)
+
+    def _forget_superseded(self, lane: _Lane) -> None:
+        """A finished lane's skipped reports whose deletion was never recorded (the store
+        failed): they stay stored, and a restart resumes them."""
+        if lane.superseded:
+            log.warning("%d skipped callbacks stay stored", len(lane.superseded))
+            self._superseded.difference_update(lane.superseded)
+            lane.superseded.clear()
 
     async def _settle(self, lane: _Lane) -> None:
         """Attempt the lane's oldest delivery until it is delivered or expires."""
         while True:
+            if len(lane.waiting) > 1:
+                self._skip_superseded(lane)
             wait = (lane.waiting[0].next_attempt - self._clock.now()).total_seconds()
             if wait > 0 and not lane.nudge.is_set():
                 await self._pause(lane.nudge, wait)
@@ -240,7 +281,7 @@ class Outbox:
                 attempt = await self._attempt(attempted, lane.ticket)
             finally:
                 lane.ticket = None
-            delivery = await self._record(attempted, attempt)
+            delivery = await self._record(attempted, attempt, lane)
             if self._draining:  # nobody else listens: skip the lock on every callback
                 async with self._settled:
                     self._settled.notify_all()
@@ -279,19 +320,63 @@ class Outbox:
             number = delivery.attempt_count + 1
             return Attempt(number, self._clock.now(), 0, None, f"not sent: {type(exc).__name__}")
 
-    async def _record(self, delivery: Delivery, attempt: Attempt) -> Delivery:
+    def _skip_superseded(self, lane: _Lane) -> None:
+        """Take the lane's superseded progress reports out (module doc); the lane's next
+        record deletes them from the store."""
+        stale = self._stale(lane.waiting)
+        if not stale:
+            return
+        gone = set(stale)
+        kept = [delivery for delivery in lane.waiting if delivery.event_id not in gone]
+        lane.waiting.clear()
+        lane.waiting.extend(kept)
+        lane.superseded.extend(stale)
+        self._superseded.update(stale)
+
+    def _stale(self, waiting: deque[Delivery]) -> list[str]:
+        """Event ids of never-attempted progress reports a newer delivery follows in the lane,
+        in the lane's order.
+
+        Newer by creation (a tie: by place), not by place alone: a replayed old callback goes to
+        the lane's end, and must not make the newer state before it pointless.
+        """
+        stale: list[str] = []
+        newest_after = None
+        for delivery in reversed(waiting):
+            if (
+                newest_after is not None
+                and newest_after >= delivery.created
+                and delivery.event == SUPERSEDABLE
+                and not delivery.attempts
+                and delivery.event_id not in self._replaying
+            ):
+                stale.append(delivery.event_id)
+            if newest_after is None or delivery.created > newest_after:
+                newest_after = delivery.created
+        stale.reverse()
+        return stale
+
+    async def _record(self, delivery: Delivery, attempt: Attempt, lane: _Lane) -> Delivery:
+        """Store the attempt, and delete what the lane skipped since its last record."""
         now = self._clock.now()
         if attempt.succeeded:
             # Nothing is due any more; the next-attempt column keeps when it was delivered.
             status, next_attempt = DeliveryStatus.DELIVERED, now
         else:
             status, next_attempt = self._after_failure(delivery, attempt, now)
+        superseded, lane.superseded = lane.superseded, []
         try:
-            await self._store.record_attempt(delivery.event_id, attempt, status, next_attempt)
+            await self._store.record_attempt(
+                delivery.event_id, attempt, status, next_attempt, superseded
+            )
         except Exception:
             # Delivery goes on: at worst a delivered callback is sent again after a restart,
-            # under the same event id.
+            # under the same event id. The skipped reports go with the lane's next record; if
+            # none comes, a restart resumes them (and skips them again while a newer one waits).
             log.exception("attempt of callback %s could not be recorded", delivery.event_id)
+            lane.superseded[:0] = superseded
+        else:
+            self._superseded.difference_update(superseded)
         return delivery.with_attempt(attempt, status, next_attempt)
 
     def _after_failure(

@@ -365,3 +365,77 @@ async def test_concurrent_saves_through_two_stores_each_get_their_delivery(
     finally:
         for store in stores:
             await store.close()
+
+
+# -- superseded deliveries, deleted with the attempt that superseded them
+
+
+async def progress_reports(store: Store, jobid: str, count: int) -> list[str]:
+    """``count`` progress callbacks of one job, oldest first; their event ids."""
+    job = await new_job(store, jobid)
+    event_ids = [f"{jobid}-p{n}" for n in range(count)]
+    for n, event_id in enumerate(event_ids):
+        job = job.evolve(status=JobStatus.PROGRESS, progress=10 * (n + 1))
+        await outbox(store, job, event_id)
+    return event_ids
+
+
+async def test_an_attempt_deletes_the_deliveries_it_superseded(store: Store) -> None:
+    *older, newest = await progress_reports(store, "job-s", 3)
+
+    await store.record_attempt(newest, attempt(1, 200), DeliveryStatus.DELIVERED, T0, older)
+
+    assert [await store.get_delivery(event_id) for event_id in older] == [None, None]
+    stored = await store.get_delivery(newest)
+    assert stored is not None and stored.status is DeliveryStatus.DELIVERED
+    assert await store.pending_deliveries() == []
+
+
+async def test_a_delivery_attempted_or_settled_is_never_deleted_as_superseded(
+    store: Store,
+) -> None:
+    outcomes = {
+        "tried": DeliveryStatus.PENDING,
+        "done": DeliveryStatus.DELIVERED,
+        "dead": DeliveryStatus.FAILED,
+    }
+    for event_id, status in outcomes.items():
+        await outbox(store, await new_job(store, f"job-{event_id}"), event_id)
+        await store.record_attempt(event_id, attempt(1), status, T0)
+    [newest] = await progress_reports(store, "job-n", 1)
+
+    superseded = [*outcomes, "evt-unknown"]
+    await store.record_attempt(newest, attempt(1, 200), DeliveryStatus.DELIVERED, T0, superseded)
+
+    for event_id, status in outcomes.items():
+        stored = await store.get_delivery(event_id)
+        assert stored is not None and stored.status is status and len(stored.attempts) == 1
+    assert await ids(store.pending_deliveries()) == ["tried"]
+
+
+async def test_a_failed_record_deletes_nothing(store: Store) -> None:
+    older, newest = await progress_reports(store, "job-f", 2)
+    await store.record_attempt(newest, attempt(1), DeliveryStatus.PENDING, T0)
+
+    with pytest.raises(DuplicateKey):
+        await store.record_attempt(newest, attempt(1), DeliveryStatus.PENDING, T0, [older])
+
+    assert await ids(store.pending_deliveries()) == [older, newest]
+
+
+async def test_attempts_recorded_at_once_each_delete_what_they_superseded(store: Store) -> None:
+    lanes = [await progress_reports(store, f"job-{n}", 3) for n in range(6)]
+    kept = await progress_reports(store, "job-kept", 2)
+
+    await asyncio.gather(
+        *(
+            store.record_attempt(newest, attempt(1, 200), DeliveryStatus.DELIVERED, T0, older)
+            for *older, newest in lanes
+        )
+    )
+
+    assert await ids(store.pending_deliveries()) == kept
+    for *older, newest in lanes:
+        assert [await store.get_delivery(event_id) for event_id in older] == [None, None]
+        stored = await store.get_delivery(newest)
+        assert stored is not None and stored.attempts == (attempt(1, 200),)

@@ -146,7 +146,9 @@ async def callbacks(receiver: Receiver) -> AsyncIterator[Callbacks]:
 async def test_sequential_callbacks_to_one_receiver_share_a_connection(
     receiver: Receiver, callbacks: Callbacks
 ) -> None:
-    sent = [callbacks.send(f"{receiver.base_url}/hook") for _ in range(20)]
+    # One job's callbacks, sent one after the other; not progress reports, which a later one
+    # would supersede before they are sent.
+    sent = [callbacks.send(f"{receiver.base_url}/hook", status="started") for _ in range(20)]
     await callbacks.settled()
     rows = [callbacks.store.rows[d.event_id] for d in sent]
     assert [r.status for r in rows] == [DeliveryStatus.DELIVERED] * 20
@@ -171,7 +173,7 @@ async def test_a_huge_answer_is_read_no_further_than_the_bound(
 async def test_after_an_abandoned_answer_the_next_callback_gets_through(
     receiver: Receiver, callbacks: Callbacks
 ) -> None:
-    callbacks.send(f"{receiver.base_url}/huge")
+    callbacks.send(f"{receiver.base_url}/huge", status="started")  # not superseded by the next
     after = callbacks.send(f"{receiver.base_url}/hook")
     await callbacks.settled()
     assert callbacks.store.rows[after.event_id].status is DeliveryStatus.DELIVERED

@@ -76,11 +76,44 @@ async def world() -> AsyncIterator[World]:
 
 async def test_callbacks_of_a_job_arrive_in_order_through_failures(world: World) -> None:
     world.receiver.script(HOOK, 503, 503)
-    for status in ("started", "progress", "completed"):
+    for status in ("started", "failed"):
         world.deliver("job-1", status)
     await world.settled()
-    assert world.receiver.statuses("job-1") == ["started", "progress", "completed"]
+    assert world.receiver.statuses("job-1") == ["started", "failed"]
     assert len(world.pauses) == 2 and all(0 <= p <= 2 for p in world.pauses)
+
+
+async def test_a_progress_report_not_sent_yet_gives_way_to_a_later_callback(
+    world: World,
+) -> None:
+    """A receiver that fell behind gets the job's newest state, in order, nothing it saw lost."""
+    world.receiver.script(HOOK, 503)
+    started = world.deliver("job-1", "started")
+    stale = [world.deliver("job-1", "progress") for _ in range(3)]
+    world.deliver("job-1", "completed")
+    await world.settled()
+
+    assert world.receiver.statuses("job-1") == ["started", "completed"]
+    assert all(event_id not in world.store.rows for event_id in stale)
+    assert world.store.rows[started].attempt_count == 2  # retried, never dropped
+    assert await world.store.pending_deliveries() == []
+
+
+async def test_a_progress_report_attempted_once_is_never_dropped(world: World) -> None:
+    world.receiver.script(HOOK, 503)
+    tried = world.deliver("job-1", "progress")
+    for _ in range(5):  # its first attempt fails; it waits for the next one
+        if world.store.rows[tried].attempts:
+            break
+        await asyncio.sleep(0)
+    world.deliver("job-1", "progress")
+    world.deliver("job-1", "completed")
+    await world.settled()
+
+    # The receiver may have seen the first report (its answer could have been lost): it goes
+    # out again; the untried second one gives way to the result.
+    assert world.receiver.statuses("job-1") == ["progress", "completed"]
+    assert world.store.rows[tried].status is DeliveryStatus.DELIVERED
 
 
 async def test_retries_carry_the_same_event_id_and_every_attempt_is_recorded(
@@ -124,7 +157,7 @@ async def test_the_next_callback_of_a_job_waits_until_the_earlier_one_is_settled
     world: World,
 ) -> None:
     world.receiver.default = 503
-    first = world.deliver("job-1", "progress")
+    first = world.deliver("job-1", "started")
     second = world.deliver("job-1", "completed")
     await world.settled()
     # The second went out only once the first was given up, so it failed later too.
@@ -147,7 +180,7 @@ async def test_a_silent_receiver_delays_nobody_else(world: World) -> None:
 
 
 async def test_start_resumes_pending_callbacks_in_creation_order(world: World) -> None:
-    for status in ("started", "progress", "completed"):
+    for status in ("started", "progress"):
         job = make_job(
             jobid="job-9", owner=OWNER, status=JobStatus(status), reply_url="http://r.test/hook"
         )
@@ -162,7 +195,7 @@ async def test_start_resumes_pending_callbacks_in_creation_order(world: World) -
     )
     await world.outbox.start()
     await world.settled()
-    assert world.receiver.statuses("job-9") == ["started", "progress", "completed"]
+    assert world.receiver.statuses("job-9") == ["started", "progress"]
     assert world.receiver.statuses("job-8") == []  # delivered before the restart
 
 
@@ -341,15 +374,134 @@ async def test_a_busy_receiver_gets_job_results_before_other_jobs_progress(
         gate.set()
         await world.settled()
         sent = [(p.json()["jobid"], p.json()["status"]) for p in world.receiver.posted]
-        # The result waits for its own lane's report, whose place went on to the next waiter
-        # meanwhile; then it is the first one let in again.
-        assert sent == [
-            ("job-0", "progress"),
-            ("job-3", "progress"),
-            ("job-1", "progress"),
-            ("job-3", "completed"),
-            ("job-2", "progress"),
-        ]
+        if waited:
+            # The result waits for its own lane's report, already at the gate, whose place went
+            # on to the next waiter meanwhile; then it is the first one let in again.
+            assert sent == [
+                ("job-0", "progress"),
+                ("job-3", "progress"),
+                ("job-1", "progress"),
+                ("job-3", "completed"),
+                ("job-2", "progress"),
+            ]
+        else:  # the report never went to the gate: the result supersedes it and goes first
+            assert sent == [
+                ("job-0", "progress"),
+                ("job-3", "completed"),
+                ("job-1", "progress"),
+                ("job-2", "progress"),
+            ]
         assert all(a.succeeded for row in world.store.rows.values() for a in row.attempts)
     finally:
         await outbox.close()
+
+
+async def test_resumed_callbacks_drop_only_the_untried_progress(world: World) -> None:
+    """After a restart: a report attempted before it may have arrived, so it goes out again."""
+
+    def stored(status: str) -> str:
+        job = make_job(jobid="job-9", owner=OWNER, status=JobStatus(status), reply_url=HOOK)
+        return world.store.add(world.outbox.prepare(job, world.clock.now())).event_id
+
+    tried = stored("progress")
+    failed = Attempt(1, world.clock.now(), 3, 503, "answered HTTP 503")
+    row = world.store.rows[tried]
+    world.store.rows[tried] = row.with_attempt(failed, DeliveryStatus.PENDING, world.clock.now())
+    untried = stored("progress")
+    stored("completed")
+
+    await world.outbox.start()
+    await world.settled()
+    assert world.receiver.statuses("job-9") == ["progress", "completed"]
+    assert untried not in world.store.rows
+    assert world.store.rows[tried].status is DeliveryStatus.DELIVERED
+
+
+async def test_a_replayed_older_callback_does_not_supersede_newer_progress(world: World) -> None:
+    started = world.deliver("job-1", "started")
+    await world.settled()
+    gate = world.receiver.gates[HOOK] = asyncio.Event()
+    world.clock.advance(1)
+    world.deliver("job-1", "progress")  # its attempt waits at the receiver
+    for _ in range(5):
+        await asyncio.sleep(0)
+    world.clock.advance(1)
+    newer = world.deliver("job-1", "progress")
+    await world.outbox.replay(OWNER, started)  # older than the report: goes to the lane's end
+    gate.set()
+    await world.settled()
+
+    assert world.receiver.statuses("job-1") == ["started", "progress", "progress", "started"]
+    assert world.store.rows[newer].status is DeliveryStatus.DELIVERED
+
+
+async def test_skipped_reports_leave_the_store_with_the_next_record_not_before(
+    world: World,
+) -> None:
+    gate = world.receiver.gates[HOOK] = asyncio.Event()
+    world.deliver("job-1", "started")
+    skipped = [world.deliver("job-1", "progress") for _ in range(2)]
+    world.deliver("job-1", "completed")
+    await world.receiver.posts_reach(1)  # the skip is decided before the first attempt
+
+    # Out of the lane, not yet out of the store: gone for a replay, still resumable.
+    assert all(event_id in world.store.rows for event_id in skipped)
+    with pytest.raises(NotFound):
+        await world.outbox.replay(OWNER, skipped[0])
+    gate.set()
+    await world.settled()
+
+    assert world.receiver.statuses("job-1") == ["started", "completed"]
+    assert all(event_id not in world.store.rows for event_id in skipped)
+    assert len(world.store.recorded) == 2  # no write of their own
+
+
+async def test_skipped_reports_whose_deletion_failed_go_with_the_next_record(
+    world: World,
+) -> None:
+    carried: list[list[str]] = []
+    record = world.store.record_attempt
+
+    async def failing_once(*args: Any) -> None:
+        carried.append(list(args[4]))
+        if len(carried) == 1:
+            raise OSError("database is locked")
+        await record(*args)
+
+    world.store.record_attempt = failing_once  # type: ignore[method-assign,assignment]
+    world.deliver("job-1", "started")
+    skipped = [world.deliver("job-1", "progress") for _ in range(2)]
+    world.deliver("job-1", "completed")
+    await world.settled()
+
+    assert world.receiver.statuses("job-1") == ["started", "completed"]
+    assert carried == [skipped, skipped]
+    assert all(event_id not in world.store.rows for event_id in skipped)
+
+
+async def test_a_report_being_replayed_is_not_skipped(world: World) -> None:
+    gate = world.receiver.gates[HOOK] = asyncio.Event()
+    world.deliver("job-1", "started")  # its attempt waits at the receiver
+    report = world.deliver("job-1", "progress")
+    lookup = world.store.get_delivery
+    looked_up, lane_moved_on = asyncio.Event(), asyncio.Event()
+
+    async def held_lookup(event_id: str) -> Any:
+        looked_up.set()
+        await lane_moved_on.wait()
+        return await lookup(event_id)
+
+    world.store.get_delivery = held_lookup  # type: ignore[method-assign]
+    replaying = asyncio.ensure_future(world.outbox.replay(OWNER, report))
+    await looked_up.wait()
+    world.clock.advance(1)
+    newer = world.deliver("job-1", "progress")  # would supersede the report
+    gate.set()
+    await world.receiver.posts_reach(2)  # the lane chose what follows "started"
+    lane_moved_on.set()
+    await replaying
+    await world.settled()
+
+    sent = [p.headers["webhook-id"] for p in world.receiver.posted]
+    assert sent[1:] == [report, newer, report]  # the replay goes out after the newer state
+    assert world.store.rows[report].status is DeliveryStatus.DELIVERED

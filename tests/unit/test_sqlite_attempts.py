@@ -27,6 +27,7 @@ STATEMENTS = AttemptStatements(
     insert_attempt=QUERIES["insert_attempt"],
     set_statuses=QUERIES["set_delivery_statuses"],
     insert_attempts=QUERIES["insert_attempts"],
+    drop_superseded=QUERIES["drop_superseded"],
 )
 AT = "2026-11-25T08:00:00.000000+00:00"
 LATER = "2026-11-25T09:00:00.000000+00:00"
@@ -54,6 +55,8 @@ def _kind(statement: str) -> str:
         return "set_delivery_statuses" if multi_row else "set_delivery_status"
     if statement.startswith("INSERT INTO delivery_attempts"):
         return "insert_attempts" if multi_row else "insert_attempt"
+    if statement.startswith("DELETE FROM deliveries"):
+        return "drop_superseded"
     return statement
 
 
@@ -86,8 +89,13 @@ async def rig(tmp_path: Any) -> AsyncIterator[Rig]:
         await worker.close()
 
 
-def delivered(event_id: str, number: int = 1) -> AttemptRows:
-    return (event_id, "delivered", LATER), (event_id, number, AT, 12, 200, None)
+def delivered(event_id: str, number: int = 1, superseded: tuple[str, ...] = ()) -> AttemptRows:
+    status = (event_id, "delivered", LATER)
+    return AttemptRows(status, (event_id, number, AT, 12, 200, None), superseded)
+
+
+def failed(event_id: str, error: str | None = "busy") -> AttemptRows:
+    return AttemptRows((event_id, "pending", LATER), (event_id, 1, AT, 30, 503, error))
 
 
 async def record_all(rig: Rig, *attempts: AttemptRows) -> list[BaseException | None]:
@@ -169,9 +177,7 @@ async def test_attempts_that_do_not_fit_together_get_their_own_outcomes(rig: Rig
 
 
 async def test_two_attempts_of_one_delivery_in_a_batch_apply_in_order(rig: Rig) -> None:
-    failed = (("evt-5", "pending", LATER), ("evt-5", 1, AT, 30, 503, "busy"))
-
-    outcomes = await record_all(rig, failed, delivered("evt-5", number=2))
+    outcomes = await record_all(rig, failed("evt-5"), delivered("evt-5", number=2))
 
     assert outcomes == [None, None]
     assert await rig.rows("SELECT status FROM deliveries WHERE event_id = 'evt-5'") == [
@@ -248,21 +254,73 @@ async def test_a_write_carries_at_most_a_batch_of_attempts(rig: Rig) -> None:
 
 @pytest.mark.parametrize("error", ["nul\x00inside", "back\\u0000slash"])
 async def test_texts_json_would_change_are_stored_as_given(rig: Rig, error: str) -> None:
-    failed = (("evt-1", "pending", LATER), ("evt-1", 1, AT, 30, None, error))
-
-    assert await record_all(rig, failed, delivered("evt-2")) == [None, None]
+    assert await record_all(rig, failed("evt-1", error), delivered("evt-2")) == [None, None]
     assert "insert_attempts" not in rig.kinds()  # one by one: bound as parameters
     stored = await rig.rows("SELECT error FROM delivery_attempts WHERE event_id = 'evt-1'")
     assert stored == [(error,)]
 
 
 async def test_a_text_that_cannot_be_stored_fails_its_own_attempt_only(rig: Rig) -> None:
-    broken = (("evt-1", "pending", LATER), ("evt-1", 1, AT, 30, None, "lone \ud800"))
-
-    outcomes = await record_all(rig, broken, delivered("evt-2"))
+    outcomes = await record_all(rig, failed("evt-1", "lone \ud800"), delivered("evt-2"))
 
     assert isinstance(outcomes[0], UnicodeEncodeError) and outcomes[1] is None
     assert await rig.rows("SELECT event_id FROM delivery_attempts ORDER BY event_id") == [
         ("evt-0",),
         ("evt-2",),
     ]
+
+
+# -- superseded deliveries
+
+
+async def pending_ids(rig: Rig) -> list[str]:
+    found = await rig.rows("SELECT event_id FROM deliveries WHERE status = 'pending'")
+    return sorted(event_id for (event_id,) in found)
+
+
+async def test_superseded_deliveries_of_a_batch_go_in_one_statement(rig: Rig) -> None:
+    attempts = [delivered(f"evt-{n}", superseded=(f"evt-{n + 5}",)) for n in range(1, 5)]
+
+    assert await record_all(rig, *attempts) == [None] * 4
+
+    assert rig.kinds() == [
+        "BEGIN IMMEDIATE",
+        "SAVEPOINT attempts",
+        "set_delivery_statuses",
+        "insert_attempts",
+        "drop_superseded",
+        "RELEASE attempts",
+        "COMMIT",
+    ]
+    gone = {f"evt-{n}" for n in range(1, 10) if n != 5}  # delivered, or superseded
+    assert await pending_ids(rig) == sorted({f"evt-{n}" for n in range(20)} - gone)
+
+
+async def test_a_lone_attempt_deletes_what_it_superseded(rig: Rig) -> None:
+    # evt-0 was attempted: a receiver may have seen it, it stays.
+    await rig.recorder.record(delivered("evt-3", superseded=("evt-1", "evt-2", "evt-0")))
+
+    assert rig.kinds() == [
+        "BEGIN IMMEDIATE",
+        "set_delivery_status",
+        "insert_attempt",
+        "drop_superseded",
+        "COMMIT",
+    ]
+    asked = "('evt-0', 'evt-1', 'evt-2')"
+    remaining = await rig.rows(f"SELECT event_id FROM deliveries WHERE event_id IN {asked}")
+    assert remaining == [("evt-0",)]
+
+
+async def test_an_attempt_that_fails_deletes_nothing_the_others_delete_theirs(rig: Rig) -> None:
+    outcomes = await record_all(
+        rig,
+        delivered("evt-1", superseded=("evt-11",)),
+        delivered("evt-0", superseded=("evt-12",)),  # attempt 1 of evt-0 is recorded already
+        delivered("evt-2", superseded=("evt-13",)),
+    )
+
+    assert outcomes[0] is None and isinstance(outcomes[1], DuplicateKey) and outcomes[2] is None
+    assert rig.kinds().count("drop_superseded") == 2  # evt-0's attempt failed before its own
+    gone = {"evt-1", "evt-2", "evt-11", "evt-13"}
+    assert await pending_ids(rig) == sorted({f"evt-{n}" for n in range(20)} - gone)

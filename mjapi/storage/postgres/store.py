@@ -12,7 +12,7 @@ keeps each prepared per connection.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from functools import lru_cache
@@ -193,7 +193,12 @@ class PostgresStore:
         return await self._deliveries("pending_deliveries")
 
     async def record_attempt(
-        self, event_id: str, attempt: Attempt, status: DeliveryStatus, next_attempt: datetime
+        self,
+        event_id: str,
+        attempt: Attempt,
+        status: DeliveryStatus,
+        next_attempt: datetime,
+        superseded: Sequence[str] = (),
     ) -> None:
         args = (event_id, status.value, utc(next_attempt))
         async with self._transaction() as connection:
@@ -201,6 +206,8 @@ class PostgresStore:
             if await connection.fetchval(QUERIES["set_delivery_status"], *args) is None:
                 raise NotFound(f"Unable to locate delivery {event_id}")
             await _insert_attempt(connection, event_id, attempt)
+            if superseded:
+                await connection.execute(QUERIES["drop_superseded"], list(superseded))
 
     async def get_delivery(self, event_id: str) -> Delivery | None:
         found = await self._deliveries("get_delivery", event_id)

@@ -1,12 +1,15 @@
-"""Delivery attempts recorded together: two statements for all the attempts of a batch.
+"""Delivery attempts recorded together: a few statements for all the attempts of a batch.
 
 Each callback sent is recorded (``Store.record_attempt``): its delivery's new status and the
-attempt's row. Written one by one, that is two statements per callback in the database thread,
-and every sqlite3 step there gives the GIL up and must take it back from the busy event loop
-(``gc_tuning``'s docstring): at thousands of callbacks per second those hand-offs were a large
-part of the time a group-commit batch took. Here the attempts recorded while one write of them
-waits in the group-commit queue join that write, which stores all of them with one multi-row
-UPDATE and one multi-row INSERT (their rows passed as one JSON array each).
+attempt's row, and the deletion of the deliveries it superseded (never attempted, ``Outbox``).
+Written one by one, that is two statements per callback in the database thread, and every sqlite3
+step there gives the GIL up and must take it back from the busy event loop (``gc_tuning``'s
+docstring): at thousands of callbacks per second those hand-offs were a large part of the time a
+group-commit batch took. Here the attempts recorded while one write of them waits in the group-
+commit queue join that write, which stores all of them with one multi-row UPDATE and one multi-row
+INSERT (their rows passed as one JSON array each), plus one DELETE of every superseded delivery
+when there are any -- one statement per batch, not per delivery: one statement per dropped callback
+cost more than sending it had.
 
 Each caller still gets its own outcome, as if its attempt had been recorded alone: when the two
 statements did not change one row per attempt (an unknown delivery, an attempt number already
@@ -35,14 +38,22 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from mjapi.errors import DuplicateKey, NotFound
 from mjapi.storage.sqlite.worker import MAX_BATCH, GroupCommit, Keyed, run_in_savepoint
 
-#: One attempt: the delivery's new status as bound to set_delivery_status (event id, status,
-#: next attempt), and the attempt's row as bound to insert_attempt (ATTEMPT_COLUMNS order).
-AttemptRows = tuple[Sequence[Any], Sequence[Any]]
+
+class AttemptRows(NamedTuple):
+    """One attempt, as bound to the statements."""
+
+    #: the delivery's new status as bound to set_delivery_status (event id, status, next attempt)
+    status: Sequence[Any]
+    #: the attempt's row as bound to insert_attempt (ATTEMPT_COLUMNS order)
+    row: Sequence[Any]
+    #: event ids of deliveries to delete if still pending and never attempted
+    superseded: Sequence[str] = ()
+
 
 #: What each attempt of a batch came to: None (recorded) or the error it met.
 Outcomes = list[Exception | None]
@@ -60,6 +71,8 @@ class AttemptStatements:
     set_statuses: str
     #: ?1 a JSON array of attempt rows
     insert_attempts: str
+    #: ?1 a JSON array of event ids; deletes those still pending and never attempted
+    drop_superseded: str
 
 
 #: The key of every attempts write (``worker.Keyed``): such writes keep their order.
@@ -165,8 +178,8 @@ def _write(batch: _Batch, sql: AttemptStatements, conn: sqlite3.Connection) -> O
 def _all_at_once(rows: list[AttemptRows], sql: AttemptStatements, conn: sqlite3.Connection) -> bool:
     """Both multi-row statements, kept only if each changed one row per attempt."""
     try:
-        statuses = _json_rows([status for status, _ in rows])
-        attempts = _json_rows([attempt for _, attempt in rows])
+        statuses = _json_rows([attempt.status for attempt in rows])
+        attempts = _json_rows([attempt.row for attempt in rows])
     except (TypeError, ValueError):
         return False  # one by one: the attempt that cannot be bound gets its own error
     if statuses is None or attempts is None:
@@ -178,6 +191,9 @@ def _all_at_once(rows: list[AttemptRows], sql: AttemptStatements, conn: sqlite3.
             _changed(sql.set_statuses, statuses, conn) == count
             and _changed(sql.insert_attempts, attempts, conn) == count
         )
+        superseded = [event_id for attempt in rows for event_id in attempt.superseded]
+        if stored and superseded:
+            _drop(superseded, sql, conn)
     except Exception:
         if not conn.in_transaction:
             raise  # SQLite ended the transaction: the whole group-commit batch fails
@@ -208,9 +224,21 @@ def _changed(sql: str, array: str, conn: sqlite3.Connection) -> int:
 
 
 def _one(attempt: AttemptRows, sql: AttemptStatements, conn: sqlite3.Connection) -> None:
-    """One attempt alone: its delivery's status, then its row; raises what went wrong."""
-    status, row = attempt
+    """One attempt alone: its delivery's status, its row, the deliveries it superseded;
+    raises what went wrong."""
+    status, row, superseded = attempt
     if not conn.execute(sql.set_status, status).rowcount:
         raise NotFound(f"Unable to locate delivery {status[0]}")
     if not conn.execute(sql.insert_attempt, row).rowcount:
         raise DuplicateKey(f"attempt {row[1]} of delivery {row[0]} already exists")
+    if superseded:
+        _drop(superseded, sql, conn)
+
+
+def _drop(superseded: Sequence[str], sql: AttemptStatements, conn: sqlite3.Connection) -> None:
+    """Delete the superseded deliveries still pending and never attempted.
+
+    Their ids are ours (``new_event_id``): no NUL to lose in JSON. What the statement does not
+    delete stays pending and is sent, which is always correct, merely not shortened.
+    """
+    conn.execute(sql.drop_superseded, (json.dumps(list(superseded)),))

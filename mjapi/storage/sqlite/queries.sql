@@ -238,6 +238,14 @@ DELETE FROM deliveries WHERE created < :before AND status <> 'pending'
   )
 RETURNING 1
 
+-- name: drop_superseded
+-- ?1 a JSON array of event ids whose callbacks newer ones of their jobs made pointless
+-- (Outbox), deleted with the attempt that superseded them (sqlite/attempts.py). Only those still
+-- pending and never attempted: one a receiver may have seen stays.
+DELETE FROM deliveries
+WHERE event_id IN (SELECT value FROM json_each(?1)) AND status = 'pending'
+  AND NOT EXISTS (SELECT 1 FROM delivery_attempts AS a WHERE a.event_id = deliveries.event_id)
+
 -- name: get_webhook_secret
 SELECT secret_enc FROM webhook_secrets WHERE user_id = :user_id
 

@@ -68,7 +68,7 @@ from mjapi.storage.delivery_codec import (
     delivery_values,
 )
 from mjapi.storage.queries import Migration, load_migrations, load_queries
-from mjapi.storage.sqlite.attempts import AttemptRecorder, AttemptStatements
+from mjapi.storage.sqlite.attempts import AttemptRecorder, AttemptRows, AttemptStatements
 from mjapi.storage.sqlite.together import SavesTogether, saves_together
 from mjapi.storage.sqlite.worker import (
     BatchStats,
@@ -115,6 +115,7 @@ _ATTEMPT_STATEMENTS = AttemptStatements(
     insert_attempt=QUERIES["insert_attempt"],
     set_statuses=QUERIES["set_delivery_statuses"],
     insert_attempts=QUERIES["insert_attempts"],
+    drop_superseded=QUERIES["drop_superseded"],
 )
 
 
@@ -250,7 +251,12 @@ class SqliteStore:
         return await self._deliveries("pending_deliveries", {})
 
     async def record_attempt(
-        self, event_id: str, attempt: Attempt, status: DeliveryStatus, next_attempt: datetime
+        self,
+        event_id: str,
+        attempt: Attempt,
+        status: DeliveryStatus,
+        next_attempt: datetime,
+        superseded: Sequence[str] = (),
     ) -> None:
         """Recorded together with the attempts recorded meanwhile (``sqlite/attempts.py``).
 
@@ -262,7 +268,7 @@ class SqliteStore:
         """
         new_status = (event_id, status.value, time_to_text(next_attempt))
         row = attempt_values(event_id, attempt, time_to_text)
-        await self._attempts.record((new_status, row))
+        await self._attempts.record(AttemptRows(new_status, row, superseded))
 
     async def get_delivery(self, event_id: str) -> Delivery | None:
         found = await self._deliveries("get_delivery", {"event_id": event_id})
