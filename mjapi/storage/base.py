@@ -121,7 +121,7 @@ class DeliveryStore(Protocol):
 
         ``superseded``: deliveries of the same job that newer ones made pointless (``Outbox``),
         deleted with the attempt, atomically (kept when the call fails) -- each only while it
-        is ``pending`` and was never attempted: one a receiver may have seen stays. One gone
+        is ``pending`` and has no recorded attempt: one a receiver has seen stays. One gone
         already, or attempted meanwhile, does not change the call's outcome.
         """
         ...

@@ -9,15 +9,17 @@ attempt is recorded. At start-up every pending delivery is loaded again, so a cr
 callbacks but never loses one (a progress report a newer one supersedes is skipped, see below,
 after a restart as before it).
 
-A receiver that falls behind gets each job's newest state, not a backlog of stale ones: when a
-lane holds a ``progress`` report never attempted and a newer callback of the job waits behind
-it, the report is skipped -- as if the engine had merged the two progress updates
-(``event_lanes.merge_progress``), which it does when the events themselves wait. Nothing a
-receiver may have seen is skipped: any attempt, a ``started`` or the job's last callback always
-goes out, and each job's order is kept. A skipped report leaves the lane at once and the store
-with the lane's next recorded attempt (``record_attempt(..., superseded)``), in the same
-statement: deleting each in a write of its own cost more than sending it had, at the load where
-skipping matters. Until then it is still stored, so a restart resumes it and skips it again.
+A receiver that falls behind gets each job's newest state, not a backlog of stale ones: when a lane
+holds a ``progress`` report never attempted and a newer callback of the job waits behind it, the
+report is skipped -- as if the engine had merged the two progress updates
+(``event_lanes.merge_progress``), which it does when the events themselves wait. Nothing with a
+recorded attempt is skipped (an attempt cut short by a crash before it was recorded is not): such a
+callback, a ``started`` or the job's last callback always goes out, and each job's order is kept. A
+skipped report leaves the lane at once and the store with the lane's next recorded attempt
+(``record_attempt(..., superseded)``), in the same write: deleting each in a write of its own cost
+more than sending it had, at the load where skipping matters. Until then it is still stored, so a
+restart resumes it and skips it again. A callback replayed by its owner is sent, never skipped, and
+does not make the reports before it stale: it is an old state sent again, not a newer one.
 
 Isolation: lanes are independent tasks, and concurrency is limited per receiver host, so a
 receiver that is down or slow holds up only its own callbacks, never jobs (the engine never
@@ -32,7 +34,7 @@ import contextlib
 import logging
 import os
 import random
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -81,6 +83,8 @@ class _Lane:
     ticket: Ticket | None = None
     #: event ids skipped as superseded, to delete from the store with the lane's next record
     superseded: list[str] = field(default_factory=list)
+    #: event ids replayed and not attempted since: neither skipped nor newer than the others
+    replayed: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -123,9 +127,10 @@ class Outbox:
         #: notified after every recorded attempt while a draining shutdown watches it
         self._settled = asyncio.Condition()
         self._draining = 0
-        #: skipped as superseded but maybe still stored, and being replayed: never both at once
+        #: skipped as superseded but maybe still stored, and being replayed (how many replays
+        #: of each are in the store's hands): never both at once
         self._superseded: set[str] = set()
-        self._replaying: set[str] = set()
+        self._replaying: Counter[str] = Counter()
 
     # -- the engine's side ----------------------------------------------------------------
 
@@ -216,20 +221,25 @@ class Outbox:
         """Send a delivery again (same event id), now, with a fresh retry period."""
         if event_id in self._superseded:  # skipped for a newer one: as good as gone
             raise NotFound(f"Unable to locate delivery {event_id}")
-        self._replaying.add(event_id)  # not skipped while the store replays it
+        self._replaying[event_id] += 1  # not skipped while the store replays it
         try:
             replayed = await self._replay_stored(owner, event_id)
+            lane = self._lanes.get(replayed.jobid)
+            position = _position(lane.waiting, event_id) if lane is not None else None
+            if lane is not None and position is not None and not self._closed:
+                # Already waiting for a retry: take the fresh period and try now.
+                lane.waiting[position] = replayed
+                lane.nudge.set()
+                self._ensure_running(replayed.jobid)
+            else:
+                self.enqueue(replayed)
+            lane = self._lanes.get(replayed.jobid)
+            if lane is not None:  # nor skipped once in its lane, until it is attempted
+                lane.replayed.add(event_id)
         finally:
-            self._replaying.discard(event_id)
-        lane = self._lanes.get(replayed.jobid)
-        position = _position(lane.waiting, event_id) if lane is not None else None
-        if lane is not None and position is not None and not self._closed:
-            # Already waiting for a retry: take the fresh period and try now.
-            lane.waiting[position] = replayed
-            lane.nudge.set()
-            self._ensure_running(replayed.jobid)
-        else:
-            self.enqueue(replayed)
+            self._replaying[event_id] -= 1
+            if not self._replaying[event_id]:
+                del self._replaying[event_id]
         return replayed
 
     async def _replay_stored(self, owner: int, event_id: str) -> Delivery:
@@ -323,7 +333,7 @@ class Outbox:
     def _skip_superseded(self, lane: _Lane) -> None:
         """Take the lane's superseded progress reports out (module doc); the lane's next
         record deletes them from the store."""
-        stale = self._stale(lane.waiting)
+        stale = self._stale(lane)
         if not stale:
             return
         gone = set(stale)
@@ -333,26 +343,23 @@ class Outbox:
         lane.superseded.extend(stale)
         self._superseded.update(stale)
 
-    def _stale(self, waiting: deque[Delivery]) -> list[str]:
+    def _stale(self, lane: _Lane) -> list[str]:
         """Event ids of never-attempted progress reports a newer delivery follows in the lane,
         in the lane's order.
 
-        Newer by creation (a tie: by place), not by place alone: a replayed old callback goes to
-        the lane's end, and must not make the newer state before it pointless.
+        Newer by place: the engine saves a job's callbacks in order and the lane keeps it, except
+        for replays, which go to the lane's end as the old states they are. So a replayed
+        callback is neither stale nor newer than anything.
         """
         stale: list[str] = []
-        newest_after = None
-        for delivery in reversed(waiting):
-            if (
-                newest_after is not None
-                and newest_after >= delivery.created
-                and delivery.event == SUPERSEDABLE
-                and not delivery.attempts
-                and delivery.event_id not in self._replaying
-            ):
-                stale.append(delivery.event_id)
-            if newest_after is None or delivery.created > newest_after:
-                newest_after = delivery.created
+        newer_behind = False
+        for delivery in reversed(lane.waiting):
+            event_id = delivery.event_id
+            if event_id in lane.replayed or event_id in self._replaying:
+                continue
+            if newer_behind and delivery.event == SUPERSEDABLE and not delivery.attempts:
+                stale.append(event_id)
+            newer_behind = True
         stale.reverse()
         return stale
 
@@ -365,6 +372,7 @@ class Outbox:
         else:
             status, next_attempt = self._after_failure(delivery, attempt, now)
         superseded, lane.superseded = lane.superseded, []
+        lane.replayed.discard(delivery.event_id)  # attempted: an ordinary callback again
         try:
             await self._store.record_attempt(
                 delivery.event_id, attempt, status, next_attempt, superseded

@@ -364,8 +364,8 @@ async def test_a_busy_receiver_gets_job_results_before_other_jobs_progress(
         await asyncio.sleep(0)
         world.deliver("job-1", "progress")
         world.deliver("job-2", "progress")
-        world.deliver("job-3", "progress")
-        if waited:  # job-3's report is waiting at the gate, not urgent, when its result comes
+        world.deliver("job-3", "started")  # not a report its result could supersede
+        if waited:  # job-3's callback is waiting at the gate, not urgent, when its result comes
             for _ in range(5):
                 await asyncio.sleep(0)
         world.deliver("job-3", "completed")  # its lane now holds its result: it goes first
@@ -374,23 +374,16 @@ async def test_a_busy_receiver_gets_job_results_before_other_jobs_progress(
         gate.set()
         await world.settled()
         sent = [(p.json()["jobid"], p.json()["status"]) for p in world.receiver.posted]
-        if waited:
-            # The result waits for its own lane's report, already at the gate, whose place went
-            # on to the next waiter meanwhile; then it is the first one let in again.
-            assert sent == [
-                ("job-0", "progress"),
-                ("job-3", "progress"),
-                ("job-1", "progress"),
-                ("job-3", "completed"),
-                ("job-2", "progress"),
-            ]
-        else:  # the report never went to the gate: the result supersedes it and goes first
-            assert sent == [
-                ("job-0", "progress"),
-                ("job-3", "completed"),
-                ("job-1", "progress"),
-                ("job-2", "progress"),
-            ]
+        # The result waits for its own lane's first callback, already at the gate or about to
+        # join it, whose place went on to the next waiter meanwhile; then it is the first one
+        # let in again.
+        assert sent == [
+            ("job-0", "progress"),
+            ("job-3", "started"),
+            ("job-1", "progress"),
+            ("job-3", "completed"),
+            ("job-2", "progress"),
+        ]
         assert all(a.succeeded for row in world.store.rows.values() for a in row.attempts)
     finally:
         await outbox.close()
@@ -504,4 +497,21 @@ async def test_a_report_being_replayed_is_not_skipped(world: World) -> None:
 
     sent = [p.headers["webhook-id"] for p in world.receiver.posted]
     assert sent[1:] == [report, newer, report]  # the replay goes out after the newer state
+    assert world.store.rows[report].status is DeliveryStatus.DELIVERED
+
+
+async def test_a_replayed_report_is_sent_though_a_newer_one_waits_behind_it(world: World) -> None:
+    gate = world.receiver.gates[HOOK] = asyncio.Event()
+    world.deliver("job-1", "started")  # its attempt waits at the receiver
+    await world.receiver.posts_reach(1)
+    report = world.deliver("job-1", "progress")
+    newer = world.deliver("job-1", "progress")
+
+    replayed = await world.outbox.replay(OWNER, report)  # answered: so it is sent
+    gate.set()
+    await world.settled()
+
+    assert replayed.event_id == report
+    sent = [p.headers["webhook-id"] for p in world.receiver.posted]
+    assert sent[1:] == [report, newer]
     assert world.store.rows[report].status is DeliveryStatus.DELIVERED

@@ -214,7 +214,7 @@ SELECT count(*) FROM pruned
 -- name: drop_superseded
 -- $1 the event ids of callbacks newer ones of their jobs made pointless (Outbox), deleted with
 -- the attempt that superseded them. Only those still pending and never attempted: one a
--- receiver may have seen stays.
+-- receiver has seen stays.
 DELETE FROM deliveries
 WHERE event_id = ANY($1::text[]) AND status = 'pending'
   AND NOT EXISTS (SELECT 1 FROM delivery_attempts AS a WHERE a.event_id = deliveries.event_id)

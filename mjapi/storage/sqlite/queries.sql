@@ -241,7 +241,7 @@ RETURNING 1
 -- name: drop_superseded
 -- ?1 a JSON array of event ids whose callbacks newer ones of their jobs made pointless
 -- (Outbox), deleted with the attempt that superseded them (sqlite/attempts.py). Only those still
--- pending and never attempted: one a receiver may have seen stays.
+-- pending and never attempted: one a receiver has seen stays.
 DELETE FROM deliveries
 WHERE event_id IN (SELECT value FROM json_each(?1)) AND status = 'pending'
   AND NOT EXISTS (SELECT 1 FROM delivery_attempts AS a WHERE a.event_id = deliveries.event_id)
