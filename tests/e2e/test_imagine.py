@@ -78,7 +78,7 @@ async def test_imagine_end_to_end(stack: Stack) -> None:
     await stack.sink.wait_for_status(jobid, "completed")
     statuses = stack.sink.statuses(jobid)
     assert statuses[0] == "started" and statuses[-1] == "completed"
-    assert set(statuses[1:-1]) == {"progress"}
+    assert set(statuses[1:-1]) <= {"progress"}  # those not skipped for a newer one (the outbox)
     assert stack.sink.bodies[-1]["attachments"] == done["attachments"]
 
 

@@ -19,6 +19,10 @@ from mjapi.webhooks.outbox import Outbox
 from tests.fakes import FakeCallbackClient, FakeTransport
 
 OWNER = 7
+#: A job's callbacks as a receiver gets them: all, or (when its progress report was still
+#: waiting as its result came) without the report, which the outbox skipped for the newer state.
+IN_ORDER = ["started", "progress", "completed"]
+IN_ORDER_REPORT_SKIPPED = ["started", "completed"]
 
 
 @dataclass

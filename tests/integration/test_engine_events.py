@@ -20,7 +20,15 @@ from mjapi.domain.events import (
 )
 from mjapi.domain.jobs import Job, JobStatus
 from mjapi.engine import engine as engine_module
-from tests.integration.engine_rig import OWNER, Rig, eventually, imagine, open_rig
+from tests.integration.engine_rig import (
+    IN_ORDER,
+    IN_ORDER_REPORT_SKIPPED,
+    OWNER,
+    Rig,
+    eventually,
+    imagine,
+    open_rig,
+)
 
 TOKEN = "token-events-aaaaaaaaaaaaaaa"
 HOOK = "http://receiver/cb"
@@ -51,7 +59,8 @@ async def test_interleaved_events_of_two_jobs_apply_in_each_jobs_order(
     await rig.callbacks.drain(10)
     for job in (first, second):
         assert (await rig.engine.job(OWNER, job.jobid)).status is JobStatus.COMPLETED
-        assert rig.receiver.statuses(job.jobid) == ["started", "progress", "completed"]
+        # Each job's order; a report still waiting when its result came is skipped (the outbox).
+        assert rig.receiver.statuses(job.jobid) in (IN_ORDER, IN_ORDER_REPORT_SKIPPED)
 
 
 async def test_a_failing_write_of_one_job_does_not_hold_up_another(
