@@ -43,6 +43,7 @@ from bench.common import (
     HookServer,
     HttpConn,
     Summary,
+    children,
     finish_profiler,
     memory_kb,
     open_notice_receiver,
@@ -129,6 +130,12 @@ class DriveResult:
     notices: int
     callbacks: int
     callback_connections: int
+
+    @property
+    def worker_cpu(self) -> float:
+        """CPU of the server's Discord worker process(es); NaN when it runs none."""
+        shares = [value for name, value in self.cpu.items() if name.startswith("worker")]
+        return sum(shares) if shares else math.nan
 
     def rate(self, key: str) -> float:
         """Per-second rate of a cumulative server counter over the window."""
@@ -352,6 +359,9 @@ class Driver:
     async def _measure(self) -> DriveResult:
         stack = self.stack
         pids = {"server": stack.server.pid, "simulator": stack.sim.pid, "bench": os.getpid()}
+        # MJAPI_TRANSPORT_PROCESS: the server's Discord worker is part of the server
+        workers = children(stack.server.pid)
+        pids.update({f"worker{n}": pid for n, pid in enumerate(workers)})
         cpu = CpuWindow(pids)
         server_before = await _stats(self._server_conn, reset=True)
         await _stats(self._sim_conn, reset=True)
@@ -372,6 +382,9 @@ class Driver:
         server_after = await _stats(self._server_conn, reset=False)
         sim_after = await _stats(self._sim_conn, reset=False)
         memory = memory_kb(stack.server.pid)
+        for pid in workers:  # the server's RSS is its processes' together
+            for key, value in memory_kb(pid).items():
+                memory[key] = memory.get(key, 0) + value
         # results emitted at the end of the window are still being polled and called back
         self.polling_until = ended + GRACE
         await asyncio.sleep(GRACE)

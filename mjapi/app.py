@@ -26,6 +26,7 @@ from mjapi.storage.crypto import TokenCipher
 from mjapi.storage.factory import open_store
 from mjapi.transports.base import Transport
 from mjapi.transports.discord import DiscordTransport
+from mjapi.transports.worker import ProcessTransport, WorkerConfig
 from mjapi.webhooks.outbox import Outbox, OutboxConfig
 from mjapi.webhooks.policy import RetryPolicy
 
@@ -33,6 +34,12 @@ TransportFactory = Callable[[Settings, Clock], Transport]
 
 
 def discord_transport(settings: Settings, clock: Clock) -> Transport:
+    """Discord, in a worker process (``MJAPI_TRANSPORT_PROCESS``, the default) or in this one."""
+    if settings.transport_process:
+        config = WorkerConfig(
+            settings.discord_url, settings.gateway_ready_timeout, log_level=settings.log_level
+        )
+        return ProcessTransport(config, clock=clock)
     return DiscordTransport(
         settings.discord_url, clock=clock, ready_timeout=settings.gateway_ready_timeout
     )

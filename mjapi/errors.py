@@ -37,6 +37,21 @@ class MjapiError(Exception):
         self.details = details
         super().__init__(self.message)
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Errors cross from the Discord worker process to the server pickled. Exception's own
+        # pickling calls ``cls(*args)``, which the subclasses with other constructor arguments
+        # (Busy, RateLimited, DiscordHTTPError ...) do not accept: restore attributes instead.
+        return (_restored, (type(self), self.args, dict(vars(self))))
+
+
+def _restored(
+    cls: type[MjapiError], args: tuple[object, ...], state: dict[str, object]
+) -> MjapiError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    vars(error).update(state)
+    return error
+
 
 class BadRequest(MjapiError):
     """The request does not satisfy the useapi contract."""

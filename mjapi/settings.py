@@ -44,6 +44,13 @@ class Settings(BaseSettings):
         default=900.0,
         description="Seconds without any news after which the watchdog fails a running job.",
     )
+    transport_process: bool = Field(
+        default=False,
+        description="Run the Discord side (gateway connections, REST calls, reading Midjourney's "
+        "messages) in a worker process of its own, on another core than the API and the jobs; "
+        "a worker that dies is replaced and its accounts and jobs taken over. For many accounts "
+        "on a machine with a core to spare (docs/architecture.md).",
+    )
     gateway_ready_timeout: float = Field(
         default=20.0, description="Seconds to wait for a gateway READY when an account is attached."
     )

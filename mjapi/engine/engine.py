@@ -124,6 +124,11 @@ class Engine:
 
     # -- life cycle -------------------------------------------------------------------------
 
+    @property
+    def transport(self) -> Transport:
+        """The Midjourney backend the engine drives."""
+        return self._transport
+
     async def start(self) -> None:
         """Resume what the last run left unfinished, connect the accounts, start the loops.
 

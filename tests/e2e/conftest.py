@@ -14,6 +14,7 @@ import pytest
 from mjapi.app import create_app
 from mjapi.clock import SystemClock
 from mjapi.domain.tokens import hash_token, new_token
+from mjapi.engine import Engine
 from mjapi.settings import Settings
 from mjapi.simulator import SimulatorConfig, running_simulator
 from mjapi.storage.base import ApiToken, Store
@@ -47,6 +48,8 @@ class Stack:
     sink: CallbackSink
     sink_url: str
     token: str
+    #: the server's engine (a test may look at what it runs on)
+    engine: Engine | None = None
 
     async def new_token(self) -> str:
         owner = await self.store.next_user_id()
@@ -99,6 +102,7 @@ async def stack(
                 f"{sink_url}/hook",
                 "",
             )
+            stack.engine = app.state.engine
             stack.token = await stack.new_token()
             stack.api.headers["Authorization"] = f"Bearer {stack.token}"
             try:

@@ -36,7 +36,11 @@ from mjapi.transports.discord.rest import DiscordRest
 from mjapi.transports.discord.runner import MAX_FRAME_BYTES, GatewayRunner, gateway_endpoint
 from mjapi.transports.discord.transport import GATEWAY_LOST
 from mjapi.transports.discord.zlib_stream import ZLIB_SUFFIX, ZlibStream
+from mjapi.transports.worker import ProcessTransport
 from tests.conftest import load_capture
+
+#: the helpers below serve the transport in-process and in its worker process alike
+EitherTransport = DiscordTransport | ProcessTransport
 
 TOKEN = "sim-token-aaaaaaaaaaaaaaaaaaaaaaaaaaaa.bbbbbb"
 OTHER_TOKEN = "sim-token-cccccccccccccccccccccccccccc.dddddd"
@@ -72,14 +76,14 @@ def account(channel: str, user_id: str, token: str = TOKEN, server: str | None =
     )
 
 
-async def attached(transport: DiscordTransport, token: str = TOKEN) -> Account:
+async def attached(transport: EitherTransport, token: str = TOKEN) -> Account:
     identity = await transport.identify(token)
     acct = account(identity.dm_channel_id, identity.user_id, token)
     await transport.attach(acct)
     return acct
 
 
-async def events_until_done(transport: DiscordTransport, *jobids: str) -> list[JobEvent]:
+async def events_until_done(transport: EitherTransport, *jobids: str) -> list[JobEvent]:
     """Every job event until each of ``jobids`` completed or failed."""
     return [e for e in await all_events_until_done(transport, *jobids) if is_job_event(e)]
 
@@ -88,7 +92,7 @@ def is_job_event(event: BackendEvent) -> TypeGuard[JobEvent]:
     return not isinstance(event, AccountFlagged | AccountDisabled)
 
 
-async def all_events_until_done(transport: DiscordTransport, *jobids: str) -> list[BackendEvent]:
+async def all_events_until_done(transport: EitherTransport, *jobids: str) -> list[BackendEvent]:
     """Every job and account event until each of ``jobids`` completed or failed."""
     open_jobs = set(jobids)
     seen: list[BackendEvent] = []
