@@ -56,15 +56,21 @@ class AppliedColumns:
     statuses: list[str]
     progress: list[int | None]
     times: list[float]
+    #: when the engine read the event that made the change from the transport (None: unknown)
+    received: list[float | None]
 
-    def add(self, ref: str, status: str, progress: int | None, at: float) -> None:
+    def add(
+        self, ref: str, status: str, progress: int | None, at: float, received: float | None
+    ) -> None:
         self.refs.append(ref)
         self.statuses.append(status)
         self.progress.append(progress)
         self.times.append(at)
+        self.received.append(received)
 
-    def rows(self) -> list[tuple[str, str, int | None, float]]:
-        return list(zip(self.refs, self.statuses, self.progress, self.times, strict=True))
+    def rows(self) -> list[tuple[str, str, int | None, float, float | None]]:
+        columns = (self.refs, self.statuses, self.progress, self.times, self.received)
+        return list(zip(*columns, strict=True))
 
 
 class Counters:
@@ -79,7 +85,10 @@ class Counters:
         #: kept as four columns of scalars, not a tuple per write: thousands of new tuples a
         #: second would make the garbage collector run several times as often as in mjapi
         #: alone (it counts container objects), and its pauses are part of what is measured
-        self.applied = AppliedColumns([], [], [], [])
+        self.applied = AppliedColumns([], [], [], [], [])
+        #: (jobid, status, progress) -> when the engine read that event from the transport;
+        #: taken out when the change is written
+        self.received: dict[tuple[str, str, int | None], float] = {}
         self.gc_seconds = 0.0
         self._gc_started = 0.0
         gc.callbacks.append(self._on_gc)
@@ -169,17 +178,42 @@ class Counters:
         if ref:
             status = getattr(job, "status", None)
             status_name = str(getattr(status, "value", status))
-            self.applied.add(ref, status_name, getattr(job, "progress", None), time.time())
+            progress = getattr(job, "progress", None)
+            key = (getattr(job, "jobid", ""), status_name, _progress_key(status_name, progress))
+            received = self.received.pop(key, None)
+            self.applied.add(ref, status_name, progress, time.time(), received)
 
     def wrap_events(self, transport: Any) -> None:
         original = transport.events
 
+        received = self.received
+
         async def events() -> AsyncIterator[Any]:
             async for event in original():
                 self.events += 1
+                key = _event_key(event)
+                if key is not None:
+                    received[key] = time.time()
                 yield event
 
         vars(transport)["events"] = events
+
+
+def _event_key(event: Any) -> tuple[str, str, int | None] | None:
+    """The (jobid, status, progress) the job has once ``event`` is applied (``_applied``)."""
+    kind = type(event).__name__
+    if kind == "JobStarted":
+        return (event.jobid, "started", None)
+    if kind == "JobProgressed":
+        return (event.jobid, "progress", event.percent)
+    if kind == "JobCompleted":
+        return (event.jobid, "completed", None)
+    return None
+
+
+def _progress_key(status: str, progress: int | None) -> int | None:
+    """Progress tells job changes apart only while the job is in ``progress``."""
+    return progress if status == "progress" else None
 
 
 def _instrument(counters: Counters) -> dict[str, Any]:

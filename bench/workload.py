@@ -97,6 +97,8 @@ class JobRecord:
     interaction: float = math.nan
     #: when the server had written the job change for each key
     saved: dict[int, float] = field(default_factory=dict)
+    #: when the engine read each message's event from the transport (``bench.server_proc``)
+    received: dict[int, float] = field(default_factory=dict)
     #: callback arrival times by key
     called: dict[int, float] = field(default_factory=dict)
     #: when a GET first answered ``completed`` (the answer's arrival); when polling gave up
@@ -130,6 +132,11 @@ class DriveResult:
     notices: int
     callbacks: int
     callback_connections: int
+    #: the event lag in two: emitted -> the engine read the event from the transport (the
+    #: Discord side: socket, parsing, recognising; in a worker, the trip to the server too) ->
+    #: the job change stored (the engine's queue, applying it, the store's write)
+    to_engine: Summary = field(default_factory=lambda: Summary.of_seconds([]))
+    to_store: Summary = field(default_factory=lambda: Summary.of_seconds([]))
 
     @property
     def worker_cpu(self) -> float:
@@ -438,17 +445,21 @@ class Driver:
             return
         if status != 200 or not isinstance(rows, list):
             return
-        for ref, status_name, progress, at in rows:
+        for ref, status_name, progress, at, *received in rows:
             record = self.records.get(int(ref)) if str(ref).isdigit() else None
             key = _key(status_name, progress)
             if record is not None and key is not None:
                 record.saved.setdefault(key, at)
+                if received and received[0] is not None:
+                    record.received.setdefault(key, received[0])
 
     def _latencies(self, result: DriveResult, observed: float) -> None:
         """Fill in the latency summaries from the records (``observed``: end of observation)."""
         start, end = result.window
         lags: list[float] = []
         lags_open: list[float] = []
+        to_engine: list[float] = []
+        to_store: list[float] = []
         progress: list[float] = []
         progress_open: list[float] = []
         finals = 0
@@ -461,6 +472,10 @@ class Driver:
                 if not start <= emitted < end:
                     continue
                 _split(record.saved.get(key), emitted, observed, lags, lags_open)
+                read, saved = record.received.get(key), record.saved.get(key)
+                if read is not None and saved is not None:
+                    to_engine.append(read - emitted)
+                    to_store.append(saved - read)
                 if not self.config.callbacks:
                     continue
                 target = called if key == RESULT else progress
@@ -476,6 +491,8 @@ class Driver:
                 _split(seen, record.emitted[RESULT], until, visible, visible_open)
         result.finals_in_window = finals
         result.event_lag = Summary.of_seconds(lags, lags_open)
+        result.to_engine = Summary.of_seconds(to_engine)
+        result.to_store = Summary.of_seconds(to_store)
         result.callback_progress = Summary.of_seconds(progress, progress_open)
         result.callback_final = Summary.of_seconds(called, called_open)
         result.visible = Summary.of_seconds(visible, visible_open)
