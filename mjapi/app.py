@@ -34,7 +34,7 @@ TransportFactory = Callable[[Settings, Clock], Transport]
 
 
 def discord_transport(settings: Settings, clock: Clock) -> Transport:
-    """Discord, in a worker process (``MJAPI_TRANSPORT_PROCESS``, the default) or in this one."""
+    """Discord in this process, or in a worker process with ``MJAPI_TRANSPORT_PROCESS=true``."""
     if settings.transport_process:
         config = WorkerConfig(
             settings.discord_url, settings.gateway_ready_timeout, log_level=settings.log_level

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from mjapi.domain.events import JobCompleted, JobProgressed, JobStarted
+from mjapi.domain.events import BackendEvent, JobCompleted, JobProgressed, JobStarted
 from mjapi.errors import DiscordAuthError, TransportError
 from mjapi.simulator import Simulator, SimulatorConfig, running_simulator
 from mjapi.transports.worker import ProcessTransport, WorkerConfig
@@ -25,6 +25,7 @@ from tests.integration.test_discord_transport import (
     assert_lifecycle,
     attached,
     events_until_done,
+    is_job_event,
     of,
 )
 
@@ -89,27 +90,55 @@ async def test_no_worker_before_the_first_call_and_none_after_close() -> None:
             assert [event async for event in transport.events()] == []
 
 
+async def replacement_of(transport: ProcessTransport, dead: int) -> int:
+    """The pid of the worker started after ``dead`` (once the server noticed the death)."""
+    async with asyncio.timeout(WAIT):
+        while transport.worker_pid in (None, dead):  # noqa: ASYNC110 (the death has no event)
+            await asyncio.sleep(0)  # noticed in the turn it happens: before the takeover ends
+    pid = transport.worker_pid
+    assert pid is not None
+    return pid
+
+
 async def test_a_killed_worker_is_replaced_and_its_running_job_still_completes() -> None:
     async with world(STEADY) as (_sim, transport):
         acct = await attached(transport)
         await transport.imagine(acct, "job-k", "a lighthouse at dusk")
-        stream = contextlib.aclosing(transport.events())
-        async with asyncio.timeout(WAIT), stream as events:
+        seen: list[BackendEvent] = []
+        async with asyncio.timeout(WAIT), contextlib.aclosing(transport.events()) as events:
             async for event in events:
                 if isinstance(event, JobProgressed):
                     break
             first = transport.worker_pid
             assert first is not None
             os.kill(first, signal.SIGKILL)
-            seen = []
+            await replacement_of(transport, first)
+            # Submitted while the new worker is still taking the account over: it waits for it.
+            await transport.imagine(acct, "job-n", "a second lighthouse")
+            open_jobs = {"job-k", "job-n"}
             async for event in events:
                 seen.append(event)
                 if isinstance(event, JobCompleted):
+                    open_jobs.discard(event.jobid)
+                if not open_jobs:
                     break
 
-        assert transport.worker_pid not in (None, first)
-        assert sum(isinstance(e, JobCompleted) for e in seen) == 1
-        assert not any(isinstance(e, JobStarted) for e in seen)
-        # The new worker takes new jobs on the account it attached again.
-        await transport.imagine(acct, "job-n", "a second lighthouse")
-        assert_lifecycle(of("job-n", await events_until_done(transport, "job-n")))
+        killed = [e for e in seen if is_job_event(e) and e.jobid == "job-k"]
+        assert sum(isinstance(e, JobCompleted) for e in killed) == 1
+        assert not any(isinstance(e, JobStarted) for e in killed)
+        assert_lifecycle(of("job-n", [e for e in seen if is_job_event(e)]))
+
+
+async def test_the_signals_that_stop_the_server_leave_its_worker_to_it() -> None:
+    # SIGTERM to the whole group (systemd) or Ctrl-C: the server closes its worker itself.
+    async with world() as (_sim, transport):
+        acct = await attached(transport)
+        pid = transport.worker_pid
+        assert pid is not None
+        os.kill(pid, signal.SIGTERM)
+        os.kill(pid, signal.SIGINT)
+
+        await transport.imagine(acct, "job-s", "still here")
+
+        assert transport.worker_pid == pid and alive(pid)
+        assert_lifecycle(of("job-s", await events_until_done(transport, "job-s")))

@@ -29,12 +29,22 @@ def test_a_submitted_job_is_resumable_with_its_nonce_message_and_hash() -> None:
 def test_events_before_the_nonce_are_kept_and_a_button_keeps_its_target() -> None:
     jobs = InFlight()
     jobs.submitting("chan-1", "job-b", "button", NOW, TARGET)
-    jobs.observe(JobQueued("job-b", "m-q", "Job queued", "t"))
+    jobs.observe(JobStarted("job-b", "m-s", "Waiting to start", "t"))
     jobs.submitted("job-b", "99")
 
     assert jobs.of_channel("chan-1") == [
-        Resumable("job-b", "button", NOW, nonce="99", message_id="m-q", parent=TARGET)
+        Resumable("job-b", "button", NOW, nonce="99", message_id="m-s", parent=TARGET)
     ]
+
+
+def test_a_job_queued_notice_is_not_taken_for_the_progress_message() -> None:
+    # As the engine stores it (recovery.resumable): a new worker must still see the JobStarted.
+    jobs = InFlight()
+    jobs.submitting("chan-1", "job-q", "imagine", NOW)
+    jobs.submitted("job-q", "7")
+    jobs.observe(JobQueued("job-q", "m-q", "Job queued", "t"))
+
+    assert jobs.of_channel("chan-1") == [Resumable("job-q", "imagine", NOW, nonce="7")]
 
 
 def test_ended_forgotten_and_detached_jobs_are_not_resumed() -> None:

@@ -18,7 +18,7 @@ from typing import Any
 from mjapi import logs
 from mjapi.domain.accounts import Account
 from mjapi.domain.events import BackendEvent
-from mjapi.errors import TransportError
+from mjapi.errors import MjapiError, TransportError
 from mjapi.transports.discord import DiscordTransport
 from mjapi.transports.worker.pipe import Pipe
 from mjapi.transports.worker.protocol import CALLS, WorkerConfig
@@ -71,6 +71,8 @@ class Worker:
         try:
             value = await getattr(self._transport, method)(*args, **kwargs)
         except Exception as exc:
+            if not isinstance(exc, MjapiError):  # a bug: its traceback stays here
+                log.exception("%s failed in the Discord worker", method)
             self._send(("raise", call_id, _portable(method, exc)))
         else:
             self._send(("return", call_id, value))
@@ -84,9 +86,9 @@ class Worker:
             self._events.append(event)
 
     def _flush_events(self) -> None:
-        if self._events:
-            self._send(("events", self._events))
-            self._events = []
+        events, self._events = self._events, []
+        if events:
+            self._send(("events", events))
 
     async def _close(self, *, answer: bool = True) -> None:
         if self._transport is not None:
@@ -123,7 +125,6 @@ def _portable(method: str, exc: Exception) -> Exception:
     try:
         pickle.loads(pickle.dumps(exc))
     except Exception:
-        log.exception("%s failed in the Discord worker", method)
         return TransportError(f"{method} failed in the Discord worker: {type(exc).__name__}")
     return exc
 

@@ -17,7 +17,6 @@ from mjapi.domain.events import (
     JobCompleted,
     JobFailed,
     JobProgressed,
-    JobQueued,
     JobStarted,
 )
 from mjapi.transports.base import ButtonTarget, Resumable
@@ -59,7 +58,9 @@ class InFlight:
         """Keep the keys an event reports; an ended job is forgotten."""
         if isinstance(event, JobCompleted | JobFailed):
             self.forget(event.jobid)
-        elif isinstance(event, JobStarted | JobQueued | JobProgressed):
+        elif isinstance(event, JobStarted | JobProgressed):
+            # not JobQueued: the engine keeps no message id of it either (a "Job queued"
+            # notice is no progress message, and adopting it as one would hide the JobStarted)
             job = self._jobs.get(event.jobid)
             if job is None:
                 return

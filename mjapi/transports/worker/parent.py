@@ -7,7 +7,11 @@ started by the first call (a server without accounts never starts one).
 A worker that dies (killed, out of memory, a crash) is replaced: the calls it was running fail
 with ``TransportError``, a new worker is started, every attached account is attached again and
 the jobs in flight are resumed in it (``InFlight``), their missed messages read from the
-channel history as after a restart. Calls made meanwhile wait for the new worker.
+channel history as after a restart. Submissions meanwhile wait (up to ``TAKEOVER_WAIT``) for
+their account to be attached to the new worker. A worker that dies again soon after it started
+is replaced after a growing pause, so that a worker that keeps crashing does not make every
+account identify to Discord in a tight loop. If no worker can be started at all, the next call
+tries again, and the worker it starts takes the accounts over.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
 from typing import Any
@@ -51,6 +56,10 @@ START_TIMEOUT = 30.0
 CLOSE_TIMEOUT = 15.0
 #: Pauses between attempts to start a worker, or to attach an account again, after a failure.
 RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+#: A worker that ran this long before dying was no crash loop: its successor starts at once.
+STABLE_AFTER = 30.0
+#: Seconds a submission waits for its account to be attached to a replacement worker.
+TAKEOVER_WAIT = 60.0
 
 
 class WorkerStopped(TransportError):
@@ -68,6 +77,7 @@ class _Worker:
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.calls: dict[int, asyncio.Future[Any]] = {}
+        self.started = time.monotonic()
 
 
 class ProcessTransport:
@@ -84,6 +94,12 @@ class ProcessTransport:
         self._in_flight = InFlight()
         self._background: set[asyncio.Task[None]] = set()
         self._closing = False
+        #: a worker died: the next one started takes the attached accounts and jobs over
+        self._takeover = False
+        #: channel -> set once the account is attached to the replacement worker
+        self._reattaching: dict[str, asyncio.Event] = {}
+        #: workers in a row that died soon after they started (the pause before the next)
+        self._quick_deaths = 0
 
     def __repr__(self) -> str:
         pid = self._worker.process.pid if self._worker is not None else None
@@ -181,12 +197,15 @@ class ProcessTransport:
     async def close(self) -> None:
         """Let the worker disconnect every account, then stop it."""
         self._closing = True
-        for task in list(self._background):
+        starting = self._starting
+        for task in [*self._background, *([starting] if starting is not None else [])]:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
-        if self._starting is not None:
-            with contextlib.suppress(Exception):
-                await self._starting
+        if starting is not None:
+            with contextlib.suppress(BaseException):
+                await starting
+        for waiting in self._reattaching.values():
+            waiting.set()
         worker = self._worker
         if worker is not None:
             await _stop(worker)
@@ -204,6 +223,7 @@ class ProcessTransport:
         *args: Any,
         **kwargs: Any,
     ) -> str:
+        await self._taken_over(account.channel)
         self._in_flight.submitting(account.channel, jobid, verb, self._clock.now(), parent)
         try:
             nonce: str = await self._call(method, *args, **kwargs)
@@ -226,6 +246,15 @@ class ProcessTransport:
         finally:
             worker.calls.pop(call_id, None)
 
+    async def _taken_over(self, channel: str) -> None:
+        """Return once a replacement worker has the account (at once when none is starting)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(TAKEOVER_WAIT):
+                while (waiting := self._reattaching.get(channel)) is not None:
+                    await waiting.wait()
+                    if self._closing:
+                        return
+
     async def _running(self) -> _Worker:
         if self._closing:
             raise TransportError("The Discord transport is closed")
@@ -239,8 +268,13 @@ class ProcessTransport:
         try:
             for attempt, delay in enumerate((*RETRY_DELAYS, None)):
                 try:
-                    self._worker = await self._spawn()
-                    return self._worker
+                    worker = self._worker = await self._spawn()
+                    if worker.pipe.lost:  # died between its ``ready`` and now
+                        raise TransportError("the worker stopped right after it started")
+                    if self._takeover:
+                        self._takeover = False
+                        self._take_over(worker)
+                    return worker
                 except Exception as exc:
                     if delay is None or self._closing:
                         raise TransportError(f"The Discord worker did not start: {exc}") from exc
@@ -270,7 +304,14 @@ class ProcessTransport:
             if holder:
                 self._on_lost(holder[0], exc)
 
-        _, pipe = await loop.create_unix_connection(lambda: Pipe(on_message, on_lost), sock=ours)
+        try:
+            _, pipe = await loop.create_unix_connection(
+                lambda: Pipe(on_message, on_lost), sock=ours
+            )
+        except BaseException:
+            ours.close()
+            await asyncio.to_thread(_wait_quietly, process)
+            raise
         worker = _Worker(process, pipe)
         holder.append(worker)
         if pipe.lost:
@@ -318,15 +359,24 @@ class ProcessTransport:
             f": {exc!r}" if exc is not None else "",
         )
         self._reap(worker)
-        self._spawn_task(self._replace())
+        self._takeover = True
+        for channel in self._attached:
+            self._reattaching[channel] = asyncio.Event()  # a former one's waiters wait again
+        quick = time.monotonic() - worker.started < STABLE_AFTER
+        self._quick_deaths = self._quick_deaths + 1 if quick else 0
+        pause = RETRY_DELAYS[min(self._quick_deaths, len(RETRY_DELAYS)) - 1] if quick else 0.0
+        self._spawn_task(self._replace(pause))
 
-    async def _replace(self) -> None:
-        """A new worker with every attached account and the jobs in flight (see module doc)."""
+    async def _replace(self, pause: float) -> None:
+        """Start the replacement (``_start`` hands it the accounts), after ``pause`` seconds."""
+        await asyncio.sleep(pause)
         try:
-            worker = await self._running()
+            await self._running()
         except MjapiError as exc:
-            log.critical("no Discord worker: %s; jobs cannot be submitted", exc.message)
-            return
+            log.critical("no Discord worker: %s; the next call tries again", exc.message)
+
+    def _take_over(self, worker: _Worker) -> None:
+        """Every attached account and its jobs in flight, to the new ``worker``."""
         log.info(
             "Discord worker %d takes over %d accounts, %d jobs in flight",
             worker.process.pid,
@@ -334,25 +384,43 @@ class ProcessTransport:
             len(self._in_flight),
         )
         for account in list(self._attached.values()):
-            self._spawn_task(self._reattach(account))
+            waiting = self._reattaching.setdefault(account.channel, asyncio.Event())
+            self._spawn_task(self._reattach(account, waiting))
 
-    async def _reattach(self, account: Account) -> None:
+    async def _reattach(self, account: Account, waiting: asyncio.Event) -> None:
         channel = account.channel
-        for delay in (*RETRY_DELAYS, RETRY_DELAYS[-1]):
+        try:
+            for delay in (*RETRY_DELAYS, RETRY_DELAYS[-1]):
+                if await self._reattached(account):
+                    return
+                await asyncio.sleep(delay)
+            log.error("account %s could not be attached to the new Discord worker", channel)
+        finally:
+            waiting.set()
+            if self._reattaching.get(channel) is waiting:
+                del self._reattaching[channel]
+
+    async def _reattached(self, account: Account) -> bool:
+        """One attempt; True when there is nothing more to try (done, or not ours to do)."""
+        channel = account.channel
+        try:
+            # detached, or attached again with a new token, meanwhile: not ours any more
             if self._attached.get(channel) is not account:
-                return  # detached, or attached again with a new token, meanwhile
-            try:
-                await self._call("resume", account, self._in_flight.of_channel(channel))
-                await self._call("attach", account)
-                return
-            except DiscordAuthError as exc:
-                self._attached.pop(channel, None)
-                self._queue.put_nowait(AccountDisabled(channel, exc.message))
-                return
-            except MjapiError as exc:
-                log.warning("account %s not attached to the new worker: %s", channel, exc.message)
-            await asyncio.sleep(delay)
-        log.error("account %s could not be attached to the new Discord worker", channel)
+                return True
+            await self._call("resume", account, self._in_flight.of_channel(channel))
+            if self._attached.get(channel) is not account:
+                return True
+            await self._call("attach", account)
+            return True
+        except WorkerStopped:
+            return True  # this worker died too: its successor takes over
+        except DiscordAuthError as exc:
+            self._attached.pop(channel, None)
+            self._queue.put_nowait(AccountDisabled(channel, exc.message))
+            return True
+        except MjapiError as exc:
+            log.warning("account %s not attached to the new worker: %s", channel, exc.message)
+            return False
 
     def _reap(self, worker: _Worker) -> None:
         self._spawn_task(asyncio.to_thread(_wait_quietly, worker.process))
@@ -390,6 +458,9 @@ def _launch(sock: socket.socket) -> subprocess.Popen[bytes]:
         [sys.executable, "-m", "mjapi.transports.worker", str(sock.fileno())],
         pass_fds=(sock.fileno(),),
         stdin=subprocess.DEVNULL,
+        # Not in the server's process group: a Ctrl-C meant for the server must not kill the
+        # worker under it (the server closes it, and its accounts' gateways, on its way out).
+        start_new_session=True,
         env=_worker_environment(),
     )
 
