@@ -132,7 +132,8 @@ class ProcessTransport:
     async def detach(self, channel: str) -> None:
         self._attached.pop(channel, None)
         self._in_flight.forget_channel(channel)
-        if self._worker is not None:
+        # A dead worker holds nothing to detach; its successor will not attach the channel.
+        if self._worker is not None and not self._worker.pipe.lost:
             await self._call("detach", channel)
 
     async def imagine(self, account: Account, jobid: str, prompt: str) -> str:
