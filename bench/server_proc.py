@@ -100,6 +100,8 @@ class Counters:
             self.gc_seconds += time.perf_counter() - self._gc_started
 
     def snapshot(self, reset: bool) -> dict[str, Any]:
+        if reset:  # events whose change was never written (merged, refused) would pile up
+            self.received.clear()
         writes = {k: v for k, v in self.calls.items() if not k.startswith(READ_PREFIXES)}
         return {
             "store_calls": dict(self.calls),

@@ -137,9 +137,7 @@ class ProcessTransport:
             await self._call("detach", channel)
 
     async def imagine(self, account: Account, jobid: str, prompt: str) -> str:
-        return await self._submit(
-            account, jobid, "imagine", None, "imagine", account, jobid, prompt
-        )
+        return await self._submit("imagine", account, jobid, prompt)
 
     async def button(
         self,
@@ -151,9 +149,8 @@ class ProcessTransport:
         mask: str | None = None,
     ) -> str:
         return await self._submit(
-            account, jobid, "button", target, "button", account, jobid, target,
-            prompt=prompt, mask=mask,
-        )  # fmt: skip
+            "button", account, jobid, target, parent=target, prompt=prompt, mask=mask
+        )
 
     async def blend(
         self,
@@ -162,24 +159,16 @@ class ProcessTransport:
         images: Sequence[Upload],
         dimensions: BlendDimensions,
     ) -> str:
-        return await self._submit(
-            account, jobid, "blend", None, "blend", account, jobid, list(images), dimensions
-        )
+        return await self._submit("blend", account, jobid, list(images), dimensions)
 
     async def describe(self, account: Account, jobid: str, image: Upload) -> str:
-        return await self._submit(
-            account, jobid, "describe", None, "describe", account, jobid, image
-        )
+        return await self._submit("describe", account, jobid, image)
 
     async def seed(self, account: Account, jobid: str, target: ButtonTarget) -> str:
-        return await self._submit(
-            account, jobid, "seed_async", target, "seed", account, jobid, target
-        )
+        return await self._submit("seed", account, jobid, target, verb="seed_async", parent=target)
 
     async def setting(self, account: Account, jobid: str, setting: Setting) -> str:
-        return await self._submit(
-            account, jobid, setting.value, None, "setting", account, jobid, setting
-        )
+        return await self._submit("setting", account, jobid, setting, verb=setting.value)
 
     def forget(self, channel: str, jobid: str) -> None:
         self._in_flight.forget(jobid)
@@ -216,18 +205,21 @@ class ProcessTransport:
 
     async def _submit(
         self,
+        method: str,
         account: Account,
         jobid: str,
-        verb: str,
-        parent: ButtonTarget | None,
-        method: str,
         *args: Any,
+        verb: str | None = None,
+        parent: ButtonTarget | None = None,
         **kwargs: Any,
     ) -> str:
+        """``method(account, jobid, *args, **kwargs)`` in the worker, the job tracked as
+        ``verb`` (the useapi verb a restart would resume it as; ``method`` by default)."""
         await self._taken_over(account.channel)
-        self._in_flight.submitting(account.channel, jobid, verb, self._clock.now(), parent)
+        now = self._clock.now()
+        self._in_flight.submitting(account.channel, jobid, verb or method, now, parent)
         try:
-            nonce: str = await self._call(method, *args, **kwargs)
+            nonce: str = await self._call(method, account, jobid, *args, **kwargs)
         except BaseException:
             self._in_flight.forget(jobid)
             raise
